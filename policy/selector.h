@@ -41,4 +41,10 @@ struct SelectorParseError {
 // comma-separated. On failure returns nullopt and fills `err`.
 std::optional<LabelSelector> parse_selector(std::string_view text, SelectorParseError* err);
 
+// Kubernetes label syntax: a key is [prefix/]name (prefix a DNS subdomain, name 1-63 characters
+// of [A-Za-z0-9-_.], alphanumeric at both ends); a value is empty or such a name. On failure
+// `why` (if given) says what is wrong.
+bool valid_label_key(std::string_view key, std::string* why = nullptr);
+bool valid_label_value(std::string_view value, std::string* why = nullptr);
+
 }  // namespace bulkhead::policy

@@ -1,0 +1,45 @@
+// bulkhead compile PATH... --inventory FILE [--endpoint NAME]
+#include <iostream>
+
+#include "enforcer/cli_common.h"
+#include "policy/compile.h"
+#include "policy/lint.h"
+#include "policy/render.h"
+
+namespace bulkhead::cli {
+
+int run_compile(const Args& args) {
+  po::options_description opts("usage: bulkhead compile PATH... --inventory FILE [options]");
+  opts.add_options()("inventory", po::value<std::string>()->required(), "inventory file")(
+      "endpoint", po::value<std::string>()->default_value(""), "print only this endpoint");
+  auto vm = parse_args("compile", args, opts);
+  if (!vm) return kExitUsage;
+  if (!vm->count("paths")) {
+    std::cerr << "bulkhead compile: no policy PATH given\n\n" << opts;
+    return kExitUsage;
+  }
+  auto loaded = load_inputs((*vm)["paths"].as<std::vector<std::string>>(),
+                            (*vm)["inventory"].as<std::string>());
+  if (!loaded) return kExitUsage;
+  const auto diags = loaded->all();
+  if (policy::has_errors(diags)) {
+    std::cerr << policy::format_text(diags);
+    return kExitUsage;
+  }
+
+  const auto plan = policy::compile(loaded->policies.set, loaded->inventory->endpoints);
+  const auto only = (*vm)["endpoint"].as<std::string>();
+  bool found = only.empty();
+  for (const auto& ep : plan.endpoints) {
+    if (!only.empty() && ep.endpoint != only) continue;
+    found = true;
+    std::cout << policy::render_endpoint(ep);
+  }
+  if (!found) {
+    std::cerr << "bulkhead compile: no endpoint named '" << only << "' in the inventory\n";
+    return kExitUsage;
+  }
+  return kExitOk;
+}
+
+}  // namespace bulkhead::cli

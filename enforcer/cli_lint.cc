@@ -1,0 +1,50 @@
+// bulkhead lint PATH... [--inventory FILE] [--format text|json|sarif] [--strict]
+#include <iostream>
+
+#include "enforcer/cli_common.h"
+#include "policy/lint.h"
+
+namespace bulkhead::cli {
+
+int run_lint(const Args& args) {
+  po::options_description opts("usage: bulkhead lint PATH... [options]");
+  opts.add_options()("inventory", po::value<std::string>()->default_value(""),
+                     "inventory file: enables the checks that need endpoints")(
+      "format", po::value<std::string>()->default_value("text"), "text, json or sarif")(
+      "strict", po::bool_switch(), "warnings make the exit code 1");
+  auto vm = parse_args("lint", args, opts);
+  if (!vm) return kExitUsage;
+  if (!vm->count("paths")) {
+    std::cerr << "bulkhead lint: no policy PATH given\n\n" << opts;
+    return kExitUsage;
+  }
+  const auto format = (*vm)["format"].as<std::string>();
+  if (format != "text" && format != "json" && format != "sarif") {
+    std::cerr << "bulkhead lint: --format must be text, json or sarif, not '" << format << "'\n";
+    return kExitUsage;
+  }
+  auto loaded = load_inputs((*vm)["paths"].as<std::vector<std::string>>(),
+                            (*vm)["inventory"].as<std::string>());
+  if (!loaded) return kExitUsage;
+
+  policy::Diagnostics diags = loaded->all();
+  // Semantic checks need a model that loaded cleanly; on load errors they would only add noise.
+  if (!policy::has_errors(diags)) {
+    auto more = policy::lint(loaded->policies.set,
+                             loaded->inventory ? &loaded->inventory->endpoints : nullptr);
+    diags.insert(diags.end(), more.begin(), more.end());
+  }
+
+  if (format == "json")
+    std::cout << policy::format_json(diags);
+  else if (format == "sarif")
+    std::cout << policy::format_sarif(diags);
+  else
+    std::cout << policy::format_text(diags);
+
+  if (policy::has_errors(diags)) return kExitNo;
+  if ((*vm)["strict"].as<bool>() && !diags.empty()) return kExitNo;
+  return kExitOk;
+}
+
+}  // namespace bulkhead::cli

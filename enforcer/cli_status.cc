@@ -1,0 +1,81 @@
+// bulkhead status [--status-socket PATH] [--json]: what the running daemon enforces.
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "enforcer/cli_common.h"
+#include "enforcer/status_socket.h"
+
+namespace bulkhead::cli {
+namespace {
+
+std::string str(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return "-";
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+void print_human(const nlohmann::json& doc) {
+  if (doc.contains("policies")) {
+    std::cout << "policies:\n";
+    for (const auto& p : doc["policies"])
+      std::cout << "  " << str(p, "name") << " (" << str(p, "kind") << ", " << str(p, "mode")
+                << ") " << str(p, "source") << "\n";
+  }
+  std::cout << "endpoints:\n";
+  std::cout << "  " << std::left << std::setw(20) << "NAME" << std::setw(11) << "STATE"
+            << std::setw(18) << "ADDRESS" << std::setw(10) << "APPLY-MS" << std::setw(10)
+            << "ALLOWED" << std::setw(10) << "DROPPED"
+            << "NETNS\n";
+  for (const auto& e : doc.value("endpoints", nlohmann::json::array())) {
+    std::string addr = "-";
+    if (e.contains("addresses") && !e["addresses"].empty()) addr = e["addresses"][0];
+    std::cout << "  " << std::left << std::setw(20) << str(e, "name") << std::setw(11)
+              << str(e, "state") << std::setw(18) << addr << std::setw(10) << str(e, "apply_ms")
+              << std::setw(10) << str(e, "allowed_packets") << std::setw(10)
+              << str(e, "dropped_packets") << str(e, "netns") << "\n";
+    if (e.contains("error") && e["error"].is_string() && !e["error"].get<std::string>().empty())
+      std::cout << "      error: " << e["error"].get<std::string>() << "\n";
+  }
+  if (doc.contains("unenforceable") && !doc["unenforceable"].empty()) {
+    std::cout << "not enforceable:\n";
+    for (const auto& u : doc["unenforceable"])
+      std::cout << "  " << str(u, "name") << ": " << str(u, "reason") << "\n";
+  }
+  if (doc.contains("errors") && !doc["errors"].empty()) {
+    std::cout << "recent errors:\n";
+    for (const auto& e : doc["errors"]) std::cout << "  " << e.get<std::string>() << "\n";
+  }
+}
+
+}  // namespace
+
+int run_status(const Args& args) {
+  po::options_description opts("usage: bulkhead status [options]");
+  opts.add_options()("status-socket",
+                     po::value<std::string>()->default_value("/run/bulkhead/status.sock"),
+                     "the daemon's status socket")("json", po::bool_switch(), "print JSON");
+  auto vm = parse_args("status", args, opts);
+  if (!vm) return kExitUsage;
+  auto doc = daemon::fetch_status((*vm)["status-socket"].as<std::string>());
+  if (!doc.ok()) {
+    std::cerr << "bulkhead status: " << doc.error().to_string() << "\n";
+    return kExitUsage;
+  }
+  auto j = nlohmann::json::parse(*doc, nullptr, false);
+  if (j.is_discarded()) {
+    std::cerr << "bulkhead status: the daemon's answer is not JSON\n";
+    return kExitUsage;
+  }
+  if (j.contains("error")) {
+    std::cerr << "bulkhead status: " << j["error"].get<std::string>() << "\n";
+    return kExitUsage;
+  }
+  if ((*vm)["json"].as<bool>())
+    std::cout << j.dump(2) << "\n";
+  else
+    print_human(j);
+  return kExitOk;
+}
+
+}  // namespace bulkhead::cli

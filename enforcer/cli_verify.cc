@@ -1,0 +1,226 @@
+// bulkhead verify PATH... --inventory FILE [--ports LIST]: probes every pair of endpoints for real
+// and compares what got through with what the policy says.
+#include <algorithm>
+#include <iomanip>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include "enforcer/cli_common.h"
+#include "enforcer/probe.h"
+#include "policy/evaluate.h"
+#include "policy/lint.h"
+
+namespace bulkhead::cli {
+namespace {
+
+struct PortProto {
+  policy::Protocol proto;
+  uint16_t port;
+  auto operator<=>(const PortProto&) const = default;
+  std::string to_string() const {
+    return std::to_string(port) + (proto == policy::Protocol::udp ? "/udp" : "/tcp");
+  }
+};
+
+std::optional<std::vector<PortProto>> parse_ports(const std::string& list) {
+  std::vector<PortProto> out;
+  std::stringstream ss(list);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    auto slash = item.find('/');
+    std::string num = item.substr(0, slash);
+    std::string proto = slash == std::string::npos ? "tcp" : item.substr(slash + 1);
+    if (num.empty() || num.size() > 5 || !std::all_of(num.begin(), num.end(), ::isdigit))
+      return std::nullopt;
+    unsigned long n = std::stoul(num);
+    if (n == 0 || n > 65535 || (proto != "tcp" && proto != "udp")) return std::nullopt;
+    out.push_back({proto == "udp" ? policy::Protocol::udp : policy::Protocol::tcp,
+                   static_cast<uint16_t>(n)});
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
+// Without --ports: every TCP/UDP port the policies name (the first port of a range, named ports
+// as the endpoints define them), so each rule is exercised; 80/tcp when they name none.
+std::vector<PortProto> ports_from_policy(const policy::PolicySet& set,
+                                         const policy::Endpoints& endpoints) {
+  std::set<PortProto> out;
+  for (const auto& r : set.rules) {
+    for (const auto& p : r.ports) {
+      if (p.proto != policy::Protocol::tcp && p.proto != policy::Protocol::udp) continue;
+      if (!p.named.empty()) {
+        for (const auto& ep : endpoints)
+          for (const auto& np : ep.ports)
+            if (np.name == p.named && np.proto == p.proto) out.insert({p.proto, np.port});
+      } else if (p.first != 0) {
+        out.insert({p.proto, p.first});
+      }
+    }
+  }
+  if (out.empty()) out.insert({policy::Protocol::tcp, 80});
+  return {out.begin(), out.end()};
+}
+
+// The pair of addresses a probe uses: IPv4 when both ends have one, else IPv6.
+std::optional<std::pair<policy::IpAddr, policy::IpAddr>> pick_addresses(
+    const policy::Endpoint& from, const policy::Endpoint& to) {
+  for (int family : {4, 6}) {
+    auto f = std::find_if(from.addresses.begin(), from.addresses.end(),
+                          [&](const auto& a) { return a.family == family; });
+    auto t = std::find_if(to.addresses.begin(), to.addresses.end(),
+                          [&](const auto& a) { return a.family == family; });
+    if (f != from.addresses.end() && t != to.addresses.end()) return std::make_pair(*f, *t);
+  }
+  return std::nullopt;
+}
+
+struct Cell {
+  bool expected = false;
+  probe::Result observed;
+  bool probed = false;
+};
+
+void print_matrix(const std::vector<const policy::Endpoint*>& eps,
+                  const std::vector<std::vector<Cell>>& cells, bool comparison) {
+  size_t w = 4;
+  for (auto* e : eps) w = std::max(w, e->name.size());
+  std::cout << std::setw(static_cast<int>(w)) << std::left << "" << " ";
+  for (auto* e : eps) std::cout << " " << e->name;
+  std::cout << "\n";
+  for (size_t i = 0; i < eps.size(); ++i) {
+    std::cout << std::setw(static_cast<int>(w)) << std::left << eps[i]->name << " ";
+    for (size_t j = 0; j < eps.size(); ++j) {
+      const Cell& c = cells[i][j];
+      char ch = '?';
+      if (!c.probed)
+        ch = '-';
+      else if (c.observed.outcome == probe::Outcome::error)
+        ch = 'E';
+      else if (comparison)
+        ch = (c.observed.outcome == probe::Outcome::reached) == c.expected ? '.' : 'X';
+      else
+        ch = c.observed.outcome == probe::Outcome::reached ? '.' : 'X';
+      std::cout << " " << std::setw(static_cast<int>(eps[j]->name.size())) << std::left << ch;
+    }
+    std::cout << "\n";
+  }
+}
+
+}  // namespace
+
+int run_verify(const Args& args) {
+  po::options_description opts("usage: bulkhead verify PATH... --inventory FILE [options]");
+  opts.add_options()("inventory", po::value<std::string>()->required(), "inventory file")(
+      "ports", po::value<std::string>()->default_value(""),
+      "ports to probe, e.g. 80/tcp,53/udp (default: the ports the policies name)")(
+      "timeout-ms", po::value<int>()->default_value(500), "how long one probe waits")(
+      "parallel", po::value<int>()->default_value(32), "probes in flight at once");
+  auto vm = parse_args("verify", args, opts);
+  if (!vm) return kExitUsage;
+  if (!vm->count("paths")) {
+    std::cerr << "bulkhead verify: no policy PATH given\n\n" << opts;
+    return kExitUsage;
+  }
+  auto loaded = load_inputs((*vm)["paths"].as<std::vector<std::string>>(),
+                            (*vm)["inventory"].as<std::string>());
+  if (!loaded) return kExitUsage;
+  if (policy::has_errors(loaded->all())) {
+    std::cerr << policy::format_text(loaded->all());
+    return kExitUsage;
+  }
+  const auto& set = loaded->policies.set;
+  const auto& endpoints = loaded->inventory->endpoints;
+
+  std::vector<PortProto> ports;
+  if (const auto& list = (*vm)["ports"].as<std::string>(); !list.empty()) {
+    auto parsed = parse_ports(list);
+    if (!parsed) {
+      std::cerr << "bulkhead verify: --ports: expected a list like 80/tcp,53/udp, got '" << list
+                << "'\n";
+      return kExitUsage;
+    }
+    ports = *parsed;
+  } else {
+    ports = ports_from_policy(set, endpoints);
+  }
+
+  std::vector<const policy::Endpoint*> eps;
+  for (const auto& e : endpoints) {
+    if (e.addresses.empty())
+      std::cerr << "bulkhead verify: " << e.name << ": no address in the inventory; skipped\n";
+    else
+      eps.push_back(&e);
+  }
+
+  // One flat batch so every probe of every port runs in parallel.
+  std::vector<probe::Probe> probes;
+  std::vector<std::tuple<size_t, size_t, size_t>> where;  // port, from, to
+  std::vector<std::vector<std::vector<Cell>>> cells(
+      ports.size(), std::vector<std::vector<Cell>>(eps.size(), std::vector<Cell>(eps.size())));
+  for (size_t k = 0; k < ports.size(); ++k) {
+    for (size_t i = 0; i < eps.size(); ++i) {
+      for (size_t j = 0; j < eps.size(); ++j) {
+        auto addrs = pick_addresses(*eps[i], *eps[j]);
+        if (!addrs) continue;
+        policy::Flow flow{eps[i], eps[j], addrs->first, addrs->second, ports[k].proto,
+                          ports[k].port};
+        cells[k][i][j].expected = policy::reference_allows(set, endpoints, flow).allowed;
+        probes.push_back({eps[i]->netns, addrs->second, ports[k].proto, ports[k].port});
+        where.emplace_back(k, i, j);
+      }
+    }
+  }
+  auto results = probe::run(probes, std::chrono::milliseconds((*vm)["timeout-ms"].as<int>()),
+                            (*vm)["parallel"].as<int>());
+  for (size_t n = 0; n < results.size(); ++n) {
+    auto [k, i, j] = where[n];
+    cells[k][i][j].observed = results[n];
+    cells[k][i][j].probed = true;
+  }
+
+  size_t mismatches = 0, errors = 0;
+  std::ostringstream details;
+  for (size_t k = 0; k < ports.size(); ++k) {
+    bool any_bad = false;
+    for (size_t i = 0; i < eps.size(); ++i) {
+      for (size_t j = 0; j < eps.size(); ++j) {
+        const Cell& c = cells[k][i][j];
+        if (!c.probed) continue;
+        if (c.observed.outcome == probe::Outcome::error) {
+          ++errors;
+          any_bad = true;
+          details << "  " << eps[i]->name << " -> " << eps[j]->name << " " << ports[k].to_string()
+                  << ": probe failed: " << c.observed.detail << "\n";
+        } else if ((c.observed.outcome == probe::Outcome::reached) != c.expected) {
+          ++mismatches;
+          any_bad = true;
+          details << "  " << eps[i]->name << " -> " << eps[j]->name << " " << ports[k].to_string()
+                  << ": policy " << (c.expected ? "allows" : "denies") << ", probe "
+                  << (c.observed.outcome == probe::Outcome::reached ? "reached" : "was blocked")
+                  << " (" << c.observed.detail << ")\n";
+        }
+      }
+    }
+    std::cout << ports[k].to_string() << " observed (rows: from, columns: to; \".\" reached, "
+              << "\"X\" blocked):\n";
+    print_matrix(eps, cells[k], false);
+    if (any_bad) {
+      std::cout << ports[k].to_string()
+                << " compared with the policy (\".\" as expected, \"X\" mismatch, \"E\" error):\n";
+      print_matrix(eps, cells[k], true);
+    }
+    std::cout << "\n";
+  }
+  if (mismatches == 0 && errors == 0) {
+    std::cout << "verify: all " << probes.size() << " probes match the policy\n";
+    return kExitOk;
+  }
+  std::cout << "verify: " << mismatches << " mismatch(es), " << errors << " probe error(s) in "
+            << probes.size() << " probes:\n"
+            << details.str();
+  return kExitNo;
+}
+
+}  // namespace bulkhead::cli

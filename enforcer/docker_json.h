@@ -1,0 +1,58 @@
+// The Engine API's JSON (Docker and Podman's Docker-compatible API) as plain values. Pure
+// functions: no sockets, no clocks. Any input, however malformed or hostile, yields a value or an
+// error, never an exception.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "policy/address.h"
+#include "policy/selector.h"
+
+namespace bulkhead::daemon::docker {
+
+// One entry of `GET /containers/json`. Only what reconciliation needs: which containers to
+// inspect.
+struct ContainerRef {
+  std::string id;
+  std::string name;   // the first of Names, without the leading '/'
+  std::string state;  // "running", "created", "paused", ... ("" when the engine omits it)
+};
+
+// `GET /containers/{id}/json`, reduced to what an endpoint needs.
+struct ContainerInfo {
+  std::string id;
+  std::string name;  // without the leading '/'
+  policy::Labels labels;
+  bool running = false;
+  int64_t pid = 0;           // 0 when the container has no process (created, exited)
+  std::string network_mode;  // "host", "none", "container:<id or name>", a network name, "default"
+  std::vector<policy::IpAddr> addresses;  // every network's IPv4 and global IPv6, sorted, unique
+  bool privileged = false;
+  bool net_admin = false;  // NET_ADMIN, SYS_ADMIN or ALL among the added capabilities
+};
+
+struct Event {
+  std::string type;     // "container", "network", ...
+  std::string action;   // "start", "die", "connect", "exec_start: sh", ...
+  std::string actor_id;  // the container's id, or the network's for network events
+  // For network events: the container that was connected or disconnected ("" otherwise).
+  std::string container_id;
+  int64_t time_nano = 0;  // 0 when absent
+};
+
+// Names in errors are "docker list", "docker inspect" and "docker event".
+Result<std::vector<ContainerRef>> parse_container_list(std::string_view json);
+Result<ContainerInfo> parse_container_inspect(std::string_view json);
+Result<Event> parse_event(std::string_view json);
+// The `message` of an error body ({"message": "..."}), else the body itself, shortened.
+std::string parse_error_message(std::string_view body);
+
+// The events this source reacts to; others (exec_*, health_status, attach...) change nothing an
+// endpoint holds.
+bool event_matters(const Event& e);
+
+}  // namespace bulkhead::daemon::docker

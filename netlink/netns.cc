@@ -1,0 +1,70 @@
+#include "netlink/netns.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <thread>
+
+namespace bulkhead::netlink {
+
+Result<NetnsHandle> NetnsHandle::open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error("open netns " + path, "cannot open", errno);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return make_error("open netns " + path, "fstat", err);
+  }
+  return NetnsHandle(fd, st.st_ino, st.st_dev, path);
+}
+
+Result<NetnsHandle> NetnsHandle::current() {
+  // /proc/thread-self, not /proc/self: only this thread's namespace matters.
+  return open("/proc/thread-self/ns/net");
+}
+
+NetnsHandle::NetnsHandle(NetnsHandle&& o) noexcept
+    : fd_(o.fd_), ino_(o.ino_), dev_(o.dev_), path_(std::move(o.path_)) {
+  o.fd_ = -1;
+}
+
+NetnsHandle& NetnsHandle::operator=(NetnsHandle&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.fd_;
+    ino_ = o.ino_;
+    dev_ = o.dev_;
+    path_ = std::move(o.path_);
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+NetnsHandle::~NetnsHandle() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<ino_t> netns_inode(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return make_error("stat netns " + path, "cannot stat", errno);
+  return st.st_ino;
+}
+
+Status run_in_netns(const NetnsHandle& ns, const std::function<Status()>& fn) {
+  Status result;
+  std::thread worker([&] {
+    if (::setns(ns.fd(), CLONE_NEWNET) != 0) {
+      result = make_error("setns " + ns.path(), "cannot enter namespace", errno);
+      return;
+    }
+    result = fn();
+  });
+  worker.join();
+  return result;
+}
+
+}  // namespace bulkhead::netlink

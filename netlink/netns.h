@@ -1,0 +1,52 @@
+// Network namespaces: an owned fd (which keeps the namespace alive) and a way to run work inside
+// one without ever leaving a shared thread in the wrong namespace.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+
+#include "common/result.h"
+
+namespace bulkhead::netlink {
+
+class NetnsHandle {
+ public:
+  // A bind mount such as /run/netns/NAME or a process's /proc/PID/ns/net.
+  static Result<NetnsHandle> open(const std::string& path);
+  // The namespace of the calling thread.
+  static Result<NetnsHandle> current();
+
+  NetnsHandle(NetnsHandle&& o) noexcept;
+  NetnsHandle& operator=(NetnsHandle&& o) noexcept;
+  NetnsHandle(const NetnsHandle&) = delete;
+  NetnsHandle& operator=(const NetnsHandle&) = delete;
+  ~NetnsHandle();
+
+  int fd() const { return fd_; }
+  // Identity: two handles name the same namespace when dev and inode match. A restarted container
+  // gets a new inode behind the same /proc path.
+  ino_t inode() const { return ino_; }
+  dev_t dev() const { return dev_; }
+  const std::string& path() const { return path_; }
+  bool same_namespace(const NetnsHandle& o) const { return ino_ == o.ino_ && dev_ == o.dev_; }
+
+ private:
+  NetnsHandle(int fd, ino_t ino, dev_t dev, std::string path)
+      : fd_(fd), ino_(ino), dev_(dev), path_(std::move(path)) {}
+  int fd_ = -1;
+  ino_t ino_ = 0;
+  dev_t dev_ = 0;
+  std::string path_;
+};
+
+// The inode of the namespace a path names, without keeping it open (cheap cache validation).
+Result<ino_t> netns_inode(const std::string& path);
+
+// Runs `fn` on a short-lived thread that has entered `ns`. The calling thread never changes
+// namespace, so nothing else can observe a half-switched thread. Sockets created inside `fn`
+// stay bound to `ns` and may be used afterwards from any thread.
+Status run_in_netns(const NetnsHandle& ns, const std::function<Status()>& fn);
+
+}  // namespace bulkhead::netlink

@@ -1,0 +1,21 @@
+// Reading the `inet bulkhead` table back from the kernel, recognised by name alone.
+#pragma once
+
+#include <optional>
+
+#include "common/result.h"
+#include "netlink/mnl_socket.h"
+#include "policy/plan.h"
+
+namespace bulkhead::netlink {
+
+// nullopt when the namespace has no `inet bulkhead` table. Sets are sorted by name, chains put
+// ingress (hook input) before egress, rules keep kernel order and carry their counters.
+Result<std::optional<policy::NftTable>> read_table(MnlSocket& sock);
+
+// The form in which a table reads back from the kernel: rule family taken from the peer set,
+// single ports as [p, p], ports dropped where the protocol has none, set elements normalized.
+// Drift detection is `read_table(...) == kernel_form(desired)`.
+policy::NftTable kernel_form(const policy::NftTable& desired);
+
+}  // namespace bulkhead::netlink

@@ -1,0 +1,195 @@
+#include "netlink/nft_rule_build.h"
+
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <netinet/in.h>
+
+#include <cstdint>
+
+namespace bulkhead::netlink {
+namespace {
+
+using policy::L4;
+using policy::RuleKind;
+
+constexpr uint32_t kCtStateInvalid = 1;
+constexpr uint32_t kCtStateEstablishedRelated = 2 | 4;  // NF_CT_STATE_BIT(established|related)
+constexpr uint32_t kLoopbackIfindex = 1;                 // "lo" is ifindex 1 in every namespace
+
+class RuleBuilder {
+ public:
+  explicit RuleBuilder(nftnl_rule* r) : rule_(r) {}
+
+  void meta(uint32_t key) {
+    auto* e = add("meta");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+  }
+  void cmp(uint32_t op, const void* data, uint32_t len) {
+    auto* e = add("cmp");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+    nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+  }
+  void cmp_u8(uint32_t op, uint8_t v) { cmp(op, &v, sizeof(v)); }
+  void cmp_u32(uint32_t op, uint32_t v) { cmp(op, &v, sizeof(v)); }
+  void cmp_be16(uint32_t op, uint16_t v) {
+    uint16_t be = htons(v);
+    cmp(op, &be, sizeof(be));
+  }
+  void payload(uint32_t base, uint32_t offset, uint32_t len) {
+    auto* e = add("payload");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+  }
+  void lookup(const std::string& set) {
+    auto* e = add("lookup");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+    nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set.c_str());
+  }
+  void ct_state_mask(uint32_t mask) {
+    auto* e = add("ct");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+    uint32_t zero = 0;
+    auto* b = add("bitwise");
+    nftnl_expr_set_u32(b, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+    nftnl_expr_set_u32(b, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+    nftnl_expr_set_u32(b, NFTNL_EXPR_BITWISE_LEN, sizeof(uint32_t));
+    nftnl_expr_set(b, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
+    nftnl_expr_set(b, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof(zero));
+    cmp_u32(NFT_CMP_NEQ, 0);
+  }
+  void counter() {
+    auto* e = add("counter");
+    nftnl_expr_set_u64(e, NFTNL_EXPR_CTR_PACKETS, 0);
+    nftnl_expr_set_u64(e, NFTNL_EXPR_CTR_BYTES, 0);
+  }
+  void verdict(int v) {
+    auto* e = add("immediate");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, static_cast<uint32_t>(v));
+  }
+
+ private:
+  nftnl_expr* add(const char* name) {
+    nftnl_expr* e = nftnl_expr_alloc(name);
+    nftnl_rule_add_expr(rule_, e);  // the rule owns it from here
+    return e;
+  }
+  nftnl_rule* rule_;
+};
+
+uint8_t ip_proto(L4 p) {
+  switch (p) {
+    case L4::tcp: return IPPROTO_TCP;
+    case L4::udp: return IPPROTO_UDP;
+    case L4::sctp: return IPPROTO_SCTP;
+    case L4::icmp: return IPPROTO_ICMP;
+    case L4::icmpv6: return IPPROTO_ICMPV6;
+    case L4::any: break;
+  }
+  return 0;
+}
+
+uint8_t nfproto(int family) { return family == 6 ? NFPROTO_IPV6 : NFPROTO_IPV4; }
+
+}  // namespace
+
+Result<RulePtr> build_rule(const policy::NftChain& chain, size_t index,
+                           const SetFamilies& sets) {
+  const policy::NftRule& rule = chain.rules[index];
+  const std::string label = std::string("add rule inet ") + policy::kTableName + " " + chain.name +
+                            " #" + std::to_string(index + 1);
+  RulePtr r(nftnl_rule_alloc());
+  nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, NFPROTO_INET);
+  nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, policy::kTableName);
+  nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, chain.name.c_str());
+  RuleBuilder b(r.get());
+  const bool input = chain.hook == policy::Hook::input;
+  int verdict = NF_ACCEPT;
+
+  switch (rule.kind) {
+    case RuleKind::ct_established_accept:
+      b.ct_state_mask(kCtStateEstablishedRelated);
+      break;
+    case RuleKind::ct_invalid_drop:
+      b.ct_state_mask(kCtStateInvalid);
+      verdict = NF_DROP;
+      break;
+    case RuleKind::loopback_accept:
+      b.meta(input ? NFT_META_IIF : NFT_META_OIF);
+      b.cmp_u32(NFT_CMP_EQ, kLoopbackIfindex);
+      break;
+    case RuleKind::icmpv6_nd_accept:
+      // nd-router-solicit (133) .. nd-redirect (137)
+      b.meta(NFT_META_NFPROTO);
+      b.cmp_u8(NFT_CMP_EQ, NFPROTO_IPV6);
+      b.meta(NFT_META_L4PROTO);
+      b.cmp_u8(NFT_CMP_EQ, IPPROTO_ICMPV6);
+      b.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1);
+      b.cmp_u8(NFT_CMP_GTE, 133);
+      b.cmp_u8(NFT_CMP_LTE, 137);
+      break;
+    case RuleKind::final_drop:
+      verdict = NF_DROP;
+      break;
+    case RuleKind::allow: {
+      int family = rule.family;
+      if (!rule.peer_set.empty()) {
+        auto it = sets.find(rule.peer_set);
+        if (it == sets.end()) return make_error(label, "unknown set @" + rule.peer_set, ENOENT);
+        if (family != 0 && family != it->second) {
+          return make_error(label, "rule family differs from set @" + rule.peer_set, EINVAL);
+        }
+        family = it->second;
+      }
+      if (family != 0) {
+        b.meta(NFT_META_NFPROTO);
+        b.cmp_u8(NFT_CMP_EQ, nfproto(family));
+      }
+      if (!rule.peer_set.empty()) {
+        // ip saddr 12 / daddr 16; ip6 saddr 8 / daddr 24
+        uint32_t offset = family == 4 ? (input ? 12 : 16) : (input ? 8 : 24);
+        b.payload(NFT_PAYLOAD_NETWORK_HEADER, offset, family == 4 ? 4 : 16);
+        b.lookup(rule.peer_set);
+      }
+      if (rule.proto != L4::any) {
+        b.meta(NFT_META_L4PROTO);
+        b.cmp_u8(NFT_CMP_EQ, ip_proto(rule.proto));
+        bool has_ports = rule.proto == L4::tcp || rule.proto == L4::udp || rule.proto == L4::sctp;
+        if (has_ports && rule.port_first != 0) {
+          uint16_t last = std::max(rule.port_first, rule.port_last);
+          b.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+          if (last == rule.port_first) {
+            b.cmp_be16(NFT_CMP_EQ, rule.port_first);
+          } else {
+            b.cmp_be16(NFT_CMP_GTE, rule.port_first);
+            b.cmp_be16(NFT_CMP_LTE, last);
+          }
+        }
+      } else if (rule.port_first != 0) {
+        return make_error(label, "a port match needs tcp, udp or sctp", EINVAL);
+      }
+      break;
+    }
+  }
+  if (rule.counter) b.counter();
+  b.verdict(verdict);
+
+  if (!rule.comment.empty()) {
+    // The TLV layout nft uses, so `nft list` prints comment "...". The kernel keeps at most
+    // 256 bytes of rule userdata.
+    if (rule.comment.size() + 3 > 256) return make_error(label, "comment longer than 253 bytes");
+    UdataPtr ud(nftnl_udata_buf_alloc(256));
+    nftnl_udata_put_strz(ud.get(), NFTNL_UDATA_RULE_COMMENT, rule.comment.c_str());
+    nftnl_rule_set_data(r.get(), NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud.get()),
+                        nftnl_udata_buf_len(ud.get()));
+  }
+  return r;
+}
+
+}  // namespace bulkhead::netlink

@@ -1,0 +1,21 @@
+// Turns a policy::NftRule into the expressions the nft tool generates for the same text, so that
+// `nft list` prints our rules exactly as render_nft writes them.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "common/result.h"
+#include "netlink/nft_objects.h"
+#include "policy/plan.h"
+
+namespace bulkhead::netlink {
+
+// Set name -> address family (4 or 6) of the sets in the same table.
+using SetFamilies = std::map<std::string, int>;
+
+// Builds rule `index` (0-based, for error labels) of `chain` in table inet bulkhead.
+Result<RulePtr> build_rule(const policy::NftChain& chain, size_t index,
+                           const SetFamilies& sets);
+
+}  // namespace bulkhead::netlink

@@ -1,0 +1,276 @@
+#include "netlink/nft_rule_decode.h"
+
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <netinet/in.h>
+
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "netlink/nft_objects.h"
+
+namespace bulkhead::netlink {
+namespace {
+
+using policy::L4;
+using policy::RuleKind;
+
+enum class Source { none, meta, payload, ct_state, ct_state_masked };
+
+struct Decoded {
+  bool unknown = false;
+  std::string why;
+  std::optional<uint8_t> nfproto;
+  std::optional<uint8_t> l4proto;
+  bool loopback = false;
+  bool loopback_in = false;  // iif rather than oif
+  bool saddr = false;
+  std::optional<uint32_t> ct_mask;
+  std::string set;
+  std::optional<uint16_t> port_eq, port_gte, port_lte;
+  std::optional<uint8_t> type_gte, type_lte;
+  bool counter = false;
+  uint64_t packets = 0, bytes = 0;
+  std::optional<uint32_t> verdict;
+
+  void fail(std::string w) {
+    if (!unknown) why = std::move(w);
+    unknown = true;
+  }
+};
+
+uint32_t get_u32(const nftnl_expr* e, uint16_t attr) {
+  return nftnl_expr_is_set(e, attr) ? nftnl_expr_get_u32(e, attr) : 0;
+}
+
+class Walker {
+ public:
+  explicit Walker(Decoded& d) : d_(d) {}
+
+  void step(const nftnl_expr* e) {
+    const char* name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+    std::string n = name ? name : "";
+    if (n == "meta") {
+      src_ = Source::meta;
+      meta_key_ = get_u32(e, NFTNL_EXPR_META_KEY);
+      if (!nftnl_expr_is_set(e, NFTNL_EXPR_META_DREG)) d_.fail("meta set");
+    } else if (n == "payload") {
+      src_ = Source::payload;
+      base_ = get_u32(e, NFTNL_EXPR_PAYLOAD_BASE);
+      offset_ = get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET);
+      len_ = get_u32(e, NFTNL_EXPR_PAYLOAD_LEN);
+    } else if (n == "ct") {
+      if (get_u32(e, NFTNL_EXPR_CT_KEY) != NFT_CT_STATE) d_.fail("ct key");
+      src_ = Source::ct_state;
+    } else if (n == "bitwise") {
+      uint32_t len = 0;
+      const void* mask = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_MASK, &len);
+      if (src_ != Source::ct_state || mask == nullptr || len != 4) return d_.fail("bitwise");
+      std::memcpy(&mask_, mask, 4);
+      src_ = Source::ct_state_masked;
+    } else if (n == "cmp") {
+      cmp(e);
+    } else if (n == "lookup") {
+      lookup(e);
+    } else if (n == "counter") {
+      d_.counter = true;
+      d_.packets = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+      d_.bytes = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
+    } else if (n == "immediate") {
+      if (get_u32(e, NFTNL_EXPR_IMM_DREG) != NFT_REG_VERDICT) return d_.fail("immediate data");
+      d_.verdict = get_u32(e, NFTNL_EXPR_IMM_VERDICT);
+    } else {
+      d_.fail("expression " + n);
+    }
+  }
+
+ private:
+  void cmp(const nftnl_expr* e) {
+    uint32_t op = get_u32(e, NFTNL_EXPR_CMP_OP);
+    uint32_t len = 0;
+    auto* data = static_cast<const uint8_t*>(nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len));
+    if (data == nullptr) return d_.fail("cmp without data");
+    switch (src_) {
+      case Source::meta:
+        if (op != NFT_CMP_EQ) return d_.fail("meta cmp op");
+        if (meta_key_ == NFT_META_NFPROTO && len == 1) {
+          d_.nfproto = data[0];
+        } else if (meta_key_ == NFT_META_L4PROTO && len == 1) {
+          d_.l4proto = data[0];
+        } else if ((meta_key_ == NFT_META_IIF || meta_key_ == NFT_META_OIF) && len == 4) {
+          uint32_t ifindex;
+          std::memcpy(&ifindex, data, 4);
+          if (ifindex != 1) return d_.fail("interface other than lo");
+          d_.loopback = true;
+          d_.loopback_in = meta_key_ == NFT_META_IIF;
+        } else {
+          d_.fail("meta key " + std::to_string(meta_key_));
+        }
+        break;
+      case Source::payload:
+        if (base_ == NFT_PAYLOAD_TRANSPORT_HEADER && offset_ == 2 && len_ == 2 && len == 2) {
+          uint16_t port;
+          std::memcpy(&port, data, 2);
+          port = ntohs(port);
+          if (op == NFT_CMP_EQ) d_.port_eq = port;
+          else if (op == NFT_CMP_GTE) d_.port_gte = port;
+          else if (op == NFT_CMP_LTE) d_.port_lte = port;
+          else d_.fail("port cmp op");
+        } else if (base_ == NFT_PAYLOAD_TRANSPORT_HEADER && offset_ == 0 && len_ == 1 &&
+                   len == 1) {
+          if (op == NFT_CMP_GTE) d_.type_gte = data[0];
+          else if (op == NFT_CMP_LTE) d_.type_lte = data[0];
+          else d_.fail("type cmp op");
+        } else {
+          d_.fail("payload cmp");
+        }
+        break;
+      case Source::ct_state_masked: {
+        uint32_t v;
+        if (op != NFT_CMP_NEQ || len != 4) return d_.fail("ct cmp");
+        std::memcpy(&v, data, 4);
+        if (v != 0) return d_.fail("ct cmp value");
+        d_.ct_mask = mask_;
+        break;
+      }
+      default:
+        d_.fail("cmp on unknown source");
+    }
+  }
+
+  void lookup(const nftnl_expr* e) {
+    if (src_ != Source::payload || base_ != NFT_PAYLOAD_NETWORK_HEADER) return d_.fail("lookup");
+    if (get_u32(e, NFTNL_EXPR_LOOKUP_FLAGS) != 0) return d_.fail("inverted lookup");
+    bool v4 = len_ == 4 && (offset_ == 12 || offset_ == 16);
+    bool v6 = len_ == 16 && (offset_ == 8 || offset_ == 24);
+    if (!v4 && !v6) return d_.fail("lookup key");
+    const char* set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
+    d_.set = set ? set : "";
+    d_.saddr = offset_ == 12 || offset_ == 8;
+  }
+
+  Decoded& d_;
+  Source src_ = Source::none;
+  uint32_t meta_key_ = 0, base_ = 0, offset_ = 0, len_ = 0, mask_ = 0;
+};
+
+std::string read_comment(const nftnl_rule* rule) {
+  if (!nftnl_rule_is_set(rule, NFTNL_RULE_USERDATA)) return {};
+  uint32_t len = 0;
+  auto* p = static_cast<const uint8_t*>(nftnl_rule_get_data(rule, NFTNL_RULE_USERDATA, &len));
+  // TLVs: type (1 byte), length (1 byte), value.
+  for (uint32_t i = 0; p != nullptr && i + 2 <= len;) {
+    uint8_t type = p[i], l = p[i + 1];
+    if (i + 2 + l > len) break;
+    if (type == NFTNL_UDATA_RULE_COMMENT) {
+      const char* s = reinterpret_cast<const char*>(p + i + 2);
+      return std::string(s, strnlen(s, l));
+    }
+    i += 2 + l;
+  }
+  return {};
+}
+
+L4 to_l4(uint8_t proto, bool& ok) {
+  ok = true;
+  switch (proto) {
+    case IPPROTO_TCP: return L4::tcp;
+    case IPPROTO_UDP: return L4::udp;
+    case IPPROTO_SCTP: return L4::sctp;
+    case IPPROTO_ICMP: return L4::icmp;
+    case IPPROTO_ICMPV6: return L4::icmpv6;
+    default: ok = false; return L4::any;
+  }
+}
+
+}  // namespace
+
+policy::NftRule decode_rule(const nftnl_rule* rule, policy::Hook hook) {
+  const bool input = hook == policy::Hook::input;
+  Decoded d;
+  Walker w(d);
+  ExprIterPtr it(nftnl_expr_iter_create(rule));
+  for (nftnl_expr* e = nftnl_expr_iter_next(it.get()); e != nullptr;
+       e = nftnl_expr_iter_next(it.get())) {
+    w.step(e);
+  }
+
+  policy::NftRule out;
+  out.counter = d.counter;
+  out.packets = d.packets;
+  out.bytes = d.bytes;
+  out.comment = read_comment(rule);
+
+  bool matches_addr = d.nfproto || d.l4proto || !d.set.empty() || d.port_eq || d.port_gte ||
+                      d.port_lte || d.type_gte || d.type_lte;
+  bool accept = d.verdict && *d.verdict == static_cast<uint32_t>(NF_ACCEPT);
+  bool drop = d.verdict && *d.verdict == static_cast<uint32_t>(NF_DROP);
+  if (!d.verdict) d.fail("no verdict");
+
+  if (!d.unknown && d.ct_mask) {
+    if (matches_addr || d.loopback) {
+      d.fail("ct state with other matches");
+    } else if (*d.ct_mask == 6 && accept) {
+      out.kind = RuleKind::ct_established_accept;
+    } else if (*d.ct_mask == 1 && drop) {
+      out.kind = RuleKind::ct_invalid_drop;
+    } else {
+      d.fail("ct state");
+    }
+  } else if (!d.unknown && d.loopback) {
+    if (matches_addr || !accept || d.loopback_in != input) d.fail("loopback rule");
+    else out.kind = RuleKind::loopback_accept;
+  } else if (!d.unknown && (d.type_gte || d.type_lte)) {
+    if (d.nfproto == NFPROTO_IPV6 && d.l4proto == IPPROTO_ICMPV6 && d.type_gte == 133 &&
+        d.type_lte == 137 && d.set.empty() && !d.port_eq && !d.port_gte && !d.port_lte &&
+        accept) {
+      out.kind = RuleKind::icmpv6_nd_accept;
+    } else {
+      d.fail("icmp type match");
+    }
+  } else if (!d.unknown && drop) {
+    if (matches_addr) d.fail("drop with matches");
+    else out.kind = RuleKind::final_drop;
+  } else if (!d.unknown && accept) {
+    out.kind = RuleKind::allow;
+    if (d.nfproto) {
+      if (*d.nfproto == NFPROTO_IPV4) out.family = 4;
+      else if (*d.nfproto == NFPROTO_IPV6) out.family = 6;
+      else d.fail("nfproto");
+    }
+    out.peer_set = d.set;
+    if (!d.set.empty() && d.saddr != input) d.fail("address direction");
+    if (d.l4proto) {
+      bool ok;
+      out.proto = to_l4(*d.l4proto, ok);
+      if (!ok) d.fail("l4proto");
+    }
+    if (d.port_eq) {
+      out.port_first = out.port_last = *d.port_eq;
+      if (d.port_gte || d.port_lte) d.fail("ports");
+    } else if (d.port_gte && d.port_lte) {
+      out.port_first = *d.port_gte;
+      out.port_last = *d.port_lte;
+    } else if (d.port_gte || d.port_lte) {
+      d.fail("half-open port range");
+    }
+  } else if (!d.unknown) {
+    d.fail("verdict");
+  }
+
+  if (d.unknown) {
+    uint64_t handle =
+        nftnl_rule_is_set(rule, NFTNL_RULE_HANDLE) ? nftnl_rule_get_u64(rule, NFTNL_RULE_HANDLE) : 0;
+    out = policy::NftRule{};
+    out.kind = RuleKind::allow;
+    out.counter = d.counter;
+    out.packets = d.packets;
+    out.bytes = d.bytes;
+    out.comment = "unrecognised rule handle " + std::to_string(handle) + " (" + d.why + ")";
+  }
+  return out;
+}
+
+}  // namespace bulkhead::netlink

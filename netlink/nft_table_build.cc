@@ -1,0 +1,209 @@
+#include "netlink/nft_table_build.h"
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+
+#include <algorithm>
+
+#include "netlink/nft_objects.h"
+#include "netlink/nft_rule_build.h"
+
+namespace bulkhead::netlink {
+namespace {
+
+using policy::AddrRange;
+using policy::IpAddr;
+
+// nft's datatype numbers (TYPE_IPADDR, TYPE_IP6ADDR) and byte order (BYTEORDER_BIG_ENDIAN): with
+// these `nft list` prints "type ipv4_addr" / "type ipv6_addr".
+constexpr uint32_t kTypeIpv4Addr = 7;
+constexpr uint32_t kTypeIpv6Addr = 8;
+constexpr uint32_t kByteorderBigEndian = 2;
+// Keeps each element message well below the 64 KiB limit of its element-list attribute.
+constexpr size_t kElementsPerMessage = 1000;
+
+std::string table_ref() { return std::string("inet ") + policy::kTableName; }
+
+uint16_t msg(int type) { return static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | type); }
+
+void append_table_msg(NftBatch& batch, int type, uint16_t flags, const std::string& verb) {
+  TablePtr t(nftnl_table_alloc());
+  nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, policy::kTableName);
+  nftnl_table_set_u32(t.get(), NFTNL_TABLE_FLAGS, 0);
+  nlmsghdr* nlh = batch.begin_message(msg(type), NFPROTO_INET, flags, verb + " table " + table_ref());
+  nftnl_table_nlmsg_build_payload(nlh, t.get());
+  batch.end_message(nlh);
+}
+
+SetPtr set_ref(const policy::NftSet& set) {
+  SetPtr s(nftnl_set_alloc());
+  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, policy::kTableName);
+  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, set.name.c_str());
+  nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, NFPROTO_INET);
+  return s;
+}
+
+void add_key(nftnl_set* s, const IpAddr& a, bool interval_end, bool open_end) {
+  nftnl_set_elem* e = nftnl_set_elem_alloc();
+  nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, a.bytes.data(), a.family == 4 ? 4 : 16);
+  if (interval_end) nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+  if (open_end) {
+    // What nft writes for a range that runs to the top of the address space: a start without an
+    // end element, marked so that nft prints it as a range.
+    UdataPtr ud(nftnl_udata_buf_alloc(16));
+    nftnl_udata_put_u32(ud.get(), NFTNL_UDATA_SET_ELEM_FLAGS, NFTNL_SET_ELEM_F_INTERVAL_OPEN);
+    nftnl_set_elem_set(e, NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(ud.get()),
+                       nftnl_udata_buf_len(ud.get()));
+  }
+  nftnl_set_elem_add(s, e);
+}
+
+// The first address after `a`, or nullopt when `a` is the last address of its family.
+std::optional<IpAddr> next_addr(IpAddr a) {
+  int n = a.family == 4 ? 4 : 16;
+  for (int i = n - 1; i >= 0; --i) {
+    if (++a.bytes[i] != 0) return a;
+  }
+  return std::nullopt;
+}
+
+// Element keys for `ranges`, as the kernel wants them for this set.
+void add_range_keys(nftnl_set* s, const policy::NftSet& set, const AddrRange& r) {
+  if (!set.interval) {
+    add_key(s, r.first, false, false);
+    return;
+  }
+  auto end = next_addr(r.last);
+  add_key(s, r.first, false, !end.has_value());
+  if (end) add_key(s, *end, true, false);
+}
+
+Status check_ranges(const policy::NftSet& set, const std::vector<AddrRange>& ranges,
+                    const std::string& label) {
+  for (const auto& r : ranges) {
+    if (r.first.family != set.family || r.last.family != set.family) {
+      return make_error(label, "element of the wrong address family", EINVAL);
+    }
+    if (!set.interval && r.first != r.last) {
+      return make_error(label, "a range needs an interval set", EINVAL);
+    }
+    if (r.last < r.first) return make_error(label, "range ends before it starts", EINVAL);
+  }
+  return {};
+}
+
+Status append_elements(NftBatch& batch, int type, uint16_t flags, const policy::NftSet& set,
+                       const std::vector<AddrRange>& ranges, const std::string& verb) {
+  const std::string label = verb + " element " + table_ref() + " " + set.name;
+  if (auto st = check_ranges(set, ranges, label); !st.ok()) return st;
+  for (size_t i = 0; i < ranges.size(); i += kElementsPerMessage) {
+    SetPtr s = set_ref(set);
+    size_t end = std::min(ranges.size(), i + kElementsPerMessage);
+    for (size_t j = i; j < end; ++j) add_range_keys(s.get(), set, ranges[j]);
+    std::string what = label + " { " + policy::range_to_string(ranges[i]) +
+                       (end - i > 1 ? ", ... (" + std::to_string(end - i) + " elements)" : "") +
+                       " }";
+    nlmsghdr* nlh = batch.begin_message(msg(type), NFPROTO_INET, flags, what);
+    nftnl_set_elems_nlmsg_build_payload(nlh, s.get());
+    batch.end_message(nlh);
+  }
+  return {};
+}
+
+void append_set(NftBatch& batch, const policy::NftSet& set, uint32_t id) {
+  SetPtr s = set_ref(set);
+  bool v4 = set.family == 4;
+  nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, v4 ? kTypeIpv4Addr : kTypeIpv6Addr);
+  nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, v4 ? 4 : 16);
+  nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, set.interval ? NFT_SET_INTERVAL : 0);
+  nftnl_set_set_u32(s.get(), NFTNL_SET_ID, id);
+  UdataPtr ud(nftnl_udata_buf_alloc(64));
+  nftnl_udata_put_u32(ud.get(), NFTNL_UDATA_SET_KEYBYTEORDER, kByteorderBigEndian);
+  nftnl_set_set_data(s.get(), NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud.get()),
+                     nftnl_udata_buf_len(ud.get()));
+  nlmsghdr* nlh = batch.begin_message(msg(NFT_MSG_NEWSET), NFPROTO_INET, NLM_F_CREATE,
+                                      "add set " + table_ref() + " " + set.name);
+  nftnl_set_nlmsg_build_payload(nlh, s.get());
+  batch.end_message(nlh);
+}
+
+void append_chain(NftBatch& batch, const policy::NftChain& chain) {
+  ChainPtr c(nftnl_chain_alloc());
+  nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, policy::kTableName);
+  nftnl_chain_set_str(c.get(), NFTNL_CHAIN_NAME, chain.name.c_str());
+  nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+  nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TYPE, "filter");
+  nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_HOOKNUM,
+                      chain.hook == policy::Hook::input ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT);
+  nftnl_chain_set_s32(c.get(), NFTNL_CHAIN_PRIO, chain.priority);
+  nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
+  nlmsghdr* nlh = batch.begin_message(msg(NFT_MSG_NEWCHAIN), NFPROTO_INET, NLM_F_CREATE,
+                                      "add chain " + table_ref() + " " + chain.name);
+  nftnl_chain_nlmsg_build_payload(nlh, c.get());
+  batch.end_message(nlh);
+}
+
+}  // namespace
+
+Status append_replace_table(NftBatch& batch, const policy::NftTable& table) {
+  SetFamilies families;
+  for (const auto& s : table.sets) families[s.name] = s.family;
+  // Build every rule before touching the batch: a plan error must not leave a half batch.
+  std::vector<RulePtr> rules;
+  std::vector<std::string> labels;
+  for (const auto& chain : table.chains) {
+    for (size_t i = 0; i < chain.rules.size(); ++i) {
+      auto r = build_rule(chain, i, families);
+      if (!r.ok()) return r.error();
+      rules.push_back(std::move(r).value());
+      labels.push_back("add rule " + table_ref() + " " + chain.name + " #" + std::to_string(i + 1));
+    }
+  }
+  for (const auto& s : table.sets) {
+    if (auto st = check_ranges(s, s.elements, "add element " + table_ref() + " " + s.name);
+        !st.ok()) {
+      return st;
+    }
+  }
+
+  append_table_msg(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE, "add");
+  append_table_msg(batch, NFT_MSG_DELTABLE, 0, "delete");
+  append_table_msg(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE, "add");
+  uint32_t id = 1;
+  for (const auto& s : table.sets) {
+    append_set(batch, s, id++);
+    if (auto st = append_elements(batch, NFT_MSG_NEWSETELEM, NLM_F_CREATE, s, s.elements, "add");
+        !st.ok()) {
+      return st;
+    }
+  }
+  size_t k = 0;
+  for (const auto& chain : table.chains) {
+    append_chain(batch, chain);
+    for (size_t i = 0; i < chain.rules.size(); ++i, ++k) {
+      nlmsghdr* nlh = batch.begin_message(msg(NFT_MSG_NEWRULE), NFPROTO_INET,
+                                          NLM_F_APPEND | NLM_F_CREATE, labels[k]);
+      nftnl_rule_nlmsg_build_payload(nlh, rules[k].get());
+      batch.end_message(nlh);
+    }
+  }
+  return {};
+}
+
+void append_delete_table(NftBatch& batch) {
+  append_table_msg(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE, "add");
+  append_table_msg(batch, NFT_MSG_DELTABLE, 0, "delete");
+}
+
+Status append_element_changes(NftBatch& batch, const policy::NftSet& set,
+                              const std::vector<AddrRange>& remove,
+                              const std::vector<AddrRange>& add) {
+  if (auto st = append_elements(batch, NFT_MSG_DELSETELEM, 0, set, remove, "delete"); !st.ok()) {
+    return st;
+  }
+  return append_elements(batch, NFT_MSG_NEWSETELEM, NLM_F_CREATE, set, add, "add");
+}
+
+}  // namespace bulkhead::netlink

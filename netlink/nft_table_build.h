@@ -1,0 +1,25 @@
+// The messages that put a policy::NftTable into the kernel, appended to one transaction.
+#pragma once
+
+#include <vector>
+
+#include "common/result.h"
+#include "netlink/nft_batch.h"
+#include "policy/plan.h"
+
+namespace bulkhead::netlink {
+
+// add table (no-op when present), delete table, add table + sets + elements + chains + rules:
+// the old table stays whole until the kernel commits the new one, and no moment exists without
+// rules.
+Status append_replace_table(NftBatch& batch, const policy::NftTable& table);
+
+// add table + delete table: removes the table whether it exists or not.
+void append_delete_table(NftBatch& batch);
+
+// Element changes to an existing set. `remove` must hold ranges exactly as they are in the kernel.
+Status append_element_changes(NftBatch& batch, const policy::NftSet& set,
+                              const std::vector<policy::AddrRange>& remove,
+                              const std::vector<policy::AddrRange>& add);
+
+}  // namespace bulkhead::netlink

@@ -1,0 +1,73 @@
+// Private to the loaders: what is gathered while documents are read, before native groups
+// (global across all native policies) can be resolved.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "policy/load.h"
+#include "policy/model.h"
+#include "policy/yaml_source.h"
+
+namespace bulkhead::policy {
+
+struct NativeGroup {
+  std::string name;
+  LabelSelector selector;
+  SourcePos pos;
+};
+
+// One entry of a native rule's `from` or `to`.
+struct NativeRef {
+  struct Group {
+    std::string name;
+  };
+  struct Any {};
+  std::variant<Group, CidrPeer, Any> what;
+  SourcePos pos;
+};
+
+struct NativeRule {
+  std::vector<NativeRef> from;
+  std::vector<NativeRef> to;
+  bool any_port = true;
+  std::vector<PortSpec> ports;
+  Origin origin;
+};
+
+struct LoadState {
+  PolicySet set;
+  Diagnostics diagnostics;
+  std::vector<std::string> files;
+  std::map<std::string, NativeGroup> groups;  // every native group, by name
+  std::set<std::string> broken_groups;        // defined with errors: references stay quiet
+  std::vector<NativeRule> native_rules;       // resolved against `groups` at the end
+  std::map<std::string, SourcePos> policy_names;  // duplicate-policy detection
+  std::map<std::string, SourcePos> namespace_names;
+};
+
+// Selector fields: a string in the selector syntax (native only) or a map with matchLabels and
+// matchExpressions. `kubernetes` applies Kubernetes' label value rules to matchLabels values and
+// accepts null as the empty selector.
+std::optional<LabelSelector> load_selector(yaml::Source& src, const yaml::Field& f, bool kubernetes);
+
+// "198.18.0.0/16" (or a bare address) with `except` CIDRs inside it.
+std::optional<Cidr> load_cidr(yaml::Source& src, const YAML::Node& n, const SourcePos& at);
+std::optional<CidrPeer> load_cidr_peer(yaml::Source& src, const yaml::Map& m);
+
+// Document bodies; `doc` is the whole document map, already known to be of the kind.
+void load_native_policy(yaml::Source& src, const YAML::Node& doc, LoadState& st);
+void load_network_policy(yaml::Source& src, const YAML::Node& doc, LoadState& st);
+void load_namespace(yaml::Source& src, const YAML::Node& doc, LoadState& st);
+// Turns native rules into AllowRules once every document is loaded.
+void resolve_native(LoadState& st);
+
+// Records a policy name; reports duplicate-policy (and returns false) when it was seen before.
+bool register_policy(yaml::Source& src, LoadState& st, const std::string& name, const SourcePos& at,
+                     const std::string& kind);
+
+}  // namespace bulkhead::policy

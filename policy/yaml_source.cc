@@ -1,0 +1,222 @@
+#include "policy/yaml_source.h"
+
+#include <algorithm>
+#include <set>
+
+namespace bulkhead::policy::yaml {
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::optional<std::string> did_you_mean(std::string_view word,
+                                        const std::vector<std::string>& candidates) {
+  if (word.size() > 256) return std::nullopt;
+  // A third of the word's length, at least 2: catches transpositions and dropped letters without
+  // suggesting unrelated short names.
+  const size_t limit = std::max<size_t>(2, word.size() / 3);
+  std::optional<std::string> best;
+  size_t best_d = limit + 1;
+  for (const auto& c : candidates) {
+    size_t d = edit_distance(word, c);
+    if (d < best_d || (d == best_d && best && c < *best)) {
+      best_d = d;
+      best = c;
+    }
+  }
+  if (best_d > limit || best_d >= std::max(word.size(), best ? best->size() : 0)) {
+    return std::nullopt;
+  }
+  return best;
+}
+
+std::string describe(const YAML::Node& n) {
+  if (!n.IsDefined() || n.IsNull()) return "nothing";
+  if (n.IsMap()) return "a map";
+  if (n.IsSequence()) return "a list";
+  if (n.Tag() == "!") return "a string";  // quoted
+  const std::string& s = n.Scalar();
+  if (s == "true" || s == "false" || s == "True" || s == "False") return "a boolean";
+  if (!s.empty() && s.find_first_not_of("0123456789.+-") == std::string::npos &&
+      s.find_first_of("0123456789") != std::string::npos) {
+    return "a number";
+  }
+  return "a string";
+}
+
+SourcePos Source::pos(const YAML::Mark& m) const {
+  if (m.is_null()) return SourcePos{file_, 1, 1};
+  return SourcePos{file_, m.line + 1, m.column + 1};
+}
+
+SourcePos Source::pos(const YAML::Node& n) const { return pos(n.Mark()); }
+
+SourcePos Source::pos_in_scalar(const YAML::Node& n, size_t offset) const {
+  SourcePos at = pos(n);
+  const YAML::Mark m = n.Mark();
+  if (!n.IsScalar() || m.is_null() || m.pos < 0) return at;
+  const std::string& value = n.Scalar();
+  const size_t start = static_cast<size_t>(m.pos);
+  if (start >= text_.size() || value.find('\n') != std::string::npos) return at;
+  const char first = text_[start];
+  const size_t skip = (first == '"' || first == '\'') ? 1 : 0;
+  if (text_.substr(start + skip, value.size()) != value) return at;
+  if (skip && (start + skip + value.size() >= text_.size() ||
+               text_[start + skip + value.size()] != first)) {
+    return at;
+  }
+  at.col += static_cast<int>(skip + std::min(offset, value.size()));
+  return at;
+}
+
+void Source::error(const SourcePos& at, std::string rule, std::string message) {
+  out_->push_back(Diagnostic{at, Severity::error, std::move(message), std::move(rule)});
+}
+
+void Source::warning(const SourcePos& at, std::string rule, std::string message) {
+  out_->push_back(Diagnostic{at, Severity::warning, std::move(message), std::move(rule)});
+}
+
+bool Source::spend() {
+  if (budget_ > 0) {
+    --budget_;
+    return true;
+  }
+  if (!exhausted_reported_) {
+    exhausted_reported_ = true;
+    error(SourcePos{file_, 1, 1}, "too-complex",
+          "document is too large to check (more than 200000 maps and lists, counting aliases)");
+  }
+  return false;
+}
+
+namespace {
+
+std::string join_names(std::vector<std::string> names) {
+  std::sort(names.begin(), names.end());
+  std::string s;
+  for (size_t i = 0; i < names.size(); ++i) s += (i ? ", " : "") + names[i];
+  return s;
+}
+
+std::optional<Map> open_impl(Source& src, const YAML::Node& n, const SourcePos& at,
+                             std::string_view expected, const std::vector<std::string>* known,
+                             const std::vector<std::string>& ignored, Map& m,
+                             std::vector<Field>& fields) {
+  if (!n.IsMap()) {
+    src.error(at, "wrong-type", "expected " + std::string(expected) + ", got " + describe(n));
+    return std::nullopt;
+  }
+  if (!src.spend()) return std::nullopt;
+  std::set<std::string> seen;
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    Field f;
+    f.key = it->first;
+    f.value = it->second;
+    f.key_pos = src.pos(f.key);
+    f.value_pos = f.is_null() ? f.key_pos : src.pos(f.value);
+    if (!f.key.IsScalar()) {
+      src.error(f.key_pos, "wrong-type", "expected a field name, got " + describe(f.key));
+      continue;
+    }
+    f.name = f.key.Scalar();
+    if (!seen.insert(f.name).second) {
+      src.error(f.key_pos, "duplicate-key", "field \"" + f.name + "\" is given twice");
+      continue;
+    }
+    if (std::find(ignored.begin(), ignored.end(), f.name) != ignored.end()) continue;
+    if (known && std::find(known->begin(), known->end(), f.name) == known->end()) {
+      auto hint = did_you_mean(f.name, *known);
+      src.error(f.key_pos, "unknown-field",
+                "unknown field \"" + f.name + "\"" +
+                    (hint ? "; did you mean \"" + *hint + "\"?"
+                          : "; expected one of: " + join_names(*known)));
+      continue;
+    }
+    fields.push_back(std::move(f));
+  }
+  return std::move(m);
+}
+
+}  // namespace
+
+std::optional<Map> Map::open(Source& src, const YAML::Node& n, const SourcePos& at,
+                             std::string_view expected, std::vector<std::string> known,
+                             std::vector<std::string> ignored) {
+  Map m;
+  m.pos_ = at;
+  return open_impl(src, n, at, expected, &known, ignored, m, m.fields_);
+}
+
+std::optional<Map> Map::open_any(Source& src, const YAML::Node& n, const SourcePos& at,
+                                 std::string_view expected) {
+  Map m;
+  m.pos_ = at;
+  return open_impl(src, n, at, expected, nullptr, {}, m, m.fields_);
+}
+
+const Field* Map::get(std::string_view name) const {
+  for (const auto& f : fields_)
+    if (f.name == name) return &f;
+  return nullptr;
+}
+
+const Field* Map::require(Source& src, std::string_view name) const {
+  const Field* f = get(name);
+  if (!f) src.error(pos_, "missing-field", "missing required field \"" + std::string(name) + "\"");
+  return f;
+}
+
+std::optional<std::string> scalar(Source& src, const YAML::Node& n, const SourcePos& at,
+                                  std::string_view expected) {
+  if (!n.IsScalar()) {
+    src.error(at, "wrong-type", "expected " + std::string(expected) + ", got " + describe(n));
+    return std::nullopt;
+  }
+  return n.Scalar();
+}
+
+std::optional<std::string> scalar(Source& src, const Field& f, std::string_view expected) {
+  return scalar(src, f.value, f.value_pos, expected);
+}
+
+std::optional<bool> boolean(Source& src, const Field& f) {
+  if (f.value.IsScalar() && f.value.Tag() != "!") {
+    if (f.value.Scalar() == "true") return true;
+    if (f.value.Scalar() == "false") return false;
+  }
+  src.error(f.value_pos, "wrong-type", "expected true or false, got " + describe(f.value));
+  return std::nullopt;
+}
+
+std::optional<std::vector<YAML::Node>> items(Source& src, const Field& f,
+                                             std::string_view expected) {
+  if (f.is_null()) return std::vector<YAML::Node>{};
+  if (!f.value.IsSequence()) {
+    src.error(f.value_pos, "wrong-type",
+              "expected " + std::string(expected) + ", got " + describe(f.value));
+    return std::nullopt;
+  }
+  if (!src.spend()) return std::nullopt;
+  std::vector<YAML::Node> out;
+  for (const auto& x : f.value) out.push_back(x);
+  return out;
+}
+
+SourcePos item_pos(Source& src, const YAML::Node& item, const SourcePos& list_pos) {
+  if (!item.IsDefined() || item.IsNull()) return list_pos;
+  return src.pos(item);
+}
+
+}  // namespace bulkhead::policy::yaml

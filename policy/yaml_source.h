@@ -1,0 +1,97 @@
+// Private to the loaders: one YAML file being read, with positions for every node and the
+// checks every document kind shares (field names, value types, did-you-mean).
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/diagnostic.h"
+
+namespace bulkhead::policy::yaml {
+
+// Levenshtein distance, for did-you-mean suggestions.
+size_t edit_distance(std::string_view a, std::string_view b);
+// The closest candidate when it is close enough to be a plausible typo.
+std::optional<std::string> did_you_mean(std::string_view word,
+                                        const std::vector<std::string>& candidates);
+
+// "a map", "a list", "a string", "a number", "a boolean" or "nothing": for "expected X, got Y".
+std::string describe(const YAML::Node& n);
+
+class Source {
+ public:
+  Source(std::string file, std::string_view text, Diagnostics* out)
+      : file_(std::move(file)), text_(text), out_(out) {}
+
+  const std::string& file() const { return file_; }
+  SourcePos pos(const YAML::Node& n) const;
+  SourcePos pos(const YAML::Mark& m) const;
+  // The position of byte `offset` of scalar `n`'s value, when the value is written on one line
+  // without escapes (so source columns and value offsets agree); else the scalar's start.
+  SourcePos pos_in_scalar(const YAML::Node& n, size_t offset) const;
+
+  void error(const SourcePos& at, std::string rule, std::string message);
+  void warning(const SourcePos& at, std::string rule, std::string message);
+
+  // Aliases let a small file describe an exponentially large tree: every map or list visited
+  // spends one unit, and an exhausted budget is reported once and stops the walk.
+  bool spend();
+
+ private:
+  std::string file_;
+  std::string_view text_;
+  Diagnostics* out_;
+  size_t budget_ = 200000;
+  bool exhausted_reported_ = false;
+};
+
+struct Field {
+  std::string name;
+  YAML::Node key;
+  YAML::Node value;
+  SourcePos key_pos;
+  SourcePos value_pos;  // the key's position when the value is null (yaml-cpp marks the next token)
+  bool is_null() const { return !value.IsDefined() || value.IsNull(); }
+};
+
+class Map {
+ public:
+  // A map with a fixed set of field names: others are reported as unknown-field (with a
+  // suggestion), except `ignored` ones, which are dropped silently. Repeated keys are errors.
+  // Returns nullopt (after reporting wrong-type at `at`) when `n` is not a map.
+  static std::optional<Map> open(Source& src, const YAML::Node& n, const SourcePos& at,
+                                 std::string_view expected, std::vector<std::string> known,
+                                 std::vector<std::string> ignored = {});
+  // A map with arbitrary keys (group names, labels, named ports).
+  static std::optional<Map> open_any(Source& src, const YAML::Node& n, const SourcePos& at,
+                                     std::string_view expected);
+
+  const Field* get(std::string_view name) const;
+  const std::vector<Field>& fields() const { return fields_; }
+  const SourcePos& pos() const { return pos_; }
+
+  // Reports missing-field at the map's position and returns nullptr when the field is absent.
+  const Field* require(Source& src, std::string_view name) const;
+
+ private:
+  SourcePos pos_;
+  std::vector<Field> fields_;
+};
+
+// A scalar's text, or nullopt after reporting wrong-type ("expected <expected>, got a map").
+std::optional<std::string> scalar(Source& src, const Field& f, std::string_view expected);
+std::optional<std::string> scalar(Source& src, const YAML::Node& n, const SourcePos& at,
+                                  std::string_view expected);
+// Strictly `true` or `false`.
+std::optional<bool> boolean(Source& src, const Field& f);
+// The items of a list (null counts as empty), or nullopt after reporting wrong-type.
+std::optional<std::vector<YAML::Node>> items(Source& src, const Field& f,
+                                             std::string_view expected);
+// The position of a list item.
+SourcePos item_pos(Source& src, const YAML::Node& item, const SourcePos& list_pos);
+
+}  // namespace bulkhead::policy::yaml

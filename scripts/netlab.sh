@@ -1,0 +1,42 @@
+# Test hosts in network namespaces: one "switch" namespace holding a bridge, and one namespace per
+# host with a veth into the bridge. Everything lives in namespaces named PREFIX-*, so the host's
+# own namespace is never touched, and netlab_down removes it all by name.
+# Addresses: 198.18.0.0/15 and 2001:2::/48 (the benchmarking ranges) only.
+#
+#   source scripts/netlab.sh
+#   netlab_up PREFIX NAME=IPV4[,IPV6] ...   e.g. netlab_up bht1 a=198.18.0.2 b=198.18.0.3,2001:2::3
+#   netlab_down PREFIX
+
+netlab_up() {
+  local prefix=$1
+  shift
+  ip netns add "$prefix-sw"
+  ip -n "$prefix-sw" link set lo up
+  ip -n "$prefix-sw" link add br0 type bridge
+  ip -n "$prefix-sw" link set br0 up
+  local spec name addrs a
+  for spec in "$@"; do
+    name=${spec%%=*}
+    addrs=${spec#*=}
+    ip netns add "$prefix-$name"
+    ip -n "$prefix-$name" link set lo up
+    ip -n "$prefix-$name" link add eth0 type veth peer name "v-$name" netns "$prefix-sw"
+    ip -n "$prefix-sw" link set "v-$name" master br0 up
+    for a in ${addrs//,/ }; do
+      case $a in
+        *:*) ip -n "$prefix-$name" addr add "$a/64" dev eth0 nodad ;;
+        *) ip -n "$prefix-$name" addr add "$a/24" dev eth0 ;;
+      esac
+    done
+    ip -n "$prefix-$name" link set eth0 up
+  done
+}
+
+netlab_down() {
+  local prefix=$1 ns
+  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$prefix-" || true); do
+    # Processes left in a namespace would keep it alive after the bind mount goes.
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+  done
+}

@@ -1,0 +1,364 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "policy/load.h"
+#include "load_test_util.h"
+
+namespace bulkhead::policy {
+namespace {
+
+using ::testing::ElementsAre;
+using testing::lines;
+
+constexpr const char* kHeader = "apiVersion: bulkhead/v1\nkind: Policy\nmetadata:\n  name: p\n";
+
+PolicyLoad load(const std::string& body) { return load_policy_text(kHeader + body, "p.yaml"); }
+
+std::vector<std::string> errors(const std::string& body) { return lines(load(body).diagnostics); }
+
+const AllowRule* find_rule(const PolicySet& s, Direction dir, const std::string& group) {
+  for (const auto& r : s.rules)
+    if (r.dir == dir && r.subject.group == group) return &r;
+  return nullptr;
+}
+
+TEST(LoadNative, ShopExampleMapsOntoTheModel) {
+  auto l = load_policies({std::string(BULKHEAD_SOURCE_DIR) + "/examples/shop/policy.yaml"});
+  ASSERT_THAT(lines(l.diagnostics), ElementsAre());
+  const auto& s = l.set;
+  ASSERT_EQ(s.policies.size(), 1u);
+  EXPECT_EQ(s.policies[0].name, "shop");
+  EXPECT_EQ(s.policies[0].kind, "Policy");
+  EXPECT_FALSE(s.policies[0].audit);
+  // web, api and db isolate both directions; batch only ingress.
+  ASSERT_EQ(s.isolations.size(), 7u);
+  int batch = 0;
+  for (const auto& i : s.isolations) {
+    EXPECT_FALSE(i.subject.ns.has_value());
+    EXPECT_EQ(i.subject.pods.canonical(), "app=" + i.subject.group);
+    EXPECT_EQ(i.origin.policy, "shop");
+    if (i.subject.group == "batch") {
+      ++batch;
+      EXPECT_EQ(i.dir, Direction::ingress);
+    }
+  }
+  EXPECT_EQ(batch, 1);
+
+  const AllowRule* api_in = find_rule(s, Direction::ingress, "api");
+  ASSERT_NE(api_in, nullptr);
+  ASSERT_EQ(api_in->peers.size(), 1u);
+  const auto& web = std::get<EndpointPeer>(api_in->peers[0].what);
+  EXPECT_EQ(web.group, "web");
+  EXPECT_EQ(web.pods.canonical(), "app=web");
+  EXPECT_EQ(web.namespaces.kind, NamespaceScope::Kind::any);
+  ASSERT_EQ(api_in->ports.size(), 1u);
+  EXPECT_EQ(api_in->ports[0].proto, Protocol::tcp);
+  EXPECT_EQ(api_in->ports[0].first, 8080);
+  EXPECT_EQ(api_in->ports[0].last, 8080);
+  EXPECT_FALSE(api_in->any_port);
+  EXPECT_FALSE(api_in->any_peer);
+
+  const AllowRule* web_out = find_rule(s, Direction::egress, "web");
+  ASSERT_NE(web_out, nullptr);
+  EXPECT_EQ(std::get<EndpointPeer>(web_out->peers[0].what).group, "api");
+  EXPECT_EQ(web_out->origin.pos, api_in->origin.pos);  // both sides come from one rule
+
+  const AllowRule* web_in = find_rule(s, Direction::ingress, "web");
+  ASSERT_NE(web_in, nullptr);
+  const auto& clients = std::get<CidrPeer>(web_in->peers[0].what);
+  EXPECT_EQ(clients.cidr.to_string(), "198.18.0.0/15");
+  ASSERT_EQ(clients.except.size(), 1u);
+  EXPECT_EQ(clients.except[0].to_string(), "198.19.66.0/24");
+  EXPECT_EQ(web_in->ports.size(), 2u);
+
+  ASSERT_EQ(s.limits.size(), 1u);
+  EXPECT_EQ(s.limits[0].subject.group, "batch");
+  ASSERT_TRUE(s.limits[0].egress.has_value());
+  EXPECT_EQ(s.limits[0].egress->bits_per_second, 50000000u);
+  EXPECT_EQ(s.limits[0].egress->burst_bytes, 64000u);
+  ASSERT_TRUE(s.limits[0].ingress.has_value());
+  EXPECT_EQ(s.limits[0].ingress->bits_per_second, 10000000u);
+  EXPECT_EQ(s.limits[0].ingress->burst_bytes, 16384u);  // default: max(5 ms, 16 KiB)
+}
+
+TEST(LoadNative, RuleMapsToIngressOfTargetsAndEgressOfSources) {
+  auto l = load(R"(spec:
+  mode: audit
+  groups:
+    a: {selector: "x=a"}
+    b: {selector: "x=b", isolate: []}
+    c: {selector: "x=c", isolate: [egress]}
+  allow:
+    - from: [a, {cidr: 198.18.0.0/16}]
+      to: [b, c, "*"]
+      ports: [53/udp, tcp, icmp, 30000-32767/sctp]
+)");
+  ASSERT_THAT(lines(l.diagnostics), ElementsAre());
+  const auto& s = l.set;
+  EXPECT_TRUE(s.policies[0].audit);
+  // a: both directions; b: none; c: egress only.
+  ASSERT_EQ(s.isolations.size(), 3u);
+  EXPECT_EQ(s.isolations[2].subject.group, "c");
+  EXPECT_EQ(s.isolations[2].dir, Direction::egress);
+  EXPECT_TRUE(s.isolations[0].origin.audit);
+  EXPECT_EQ(s.isolations[0].origin.pos.line, 8);  // the group
+  // Ingress of b and of c from a and the CIDR; egress of a to anything ("*" wins).
+  ASSERT_EQ(s.rules.size(), 3u);
+  const AllowRule* b_in = find_rule(s, Direction::ingress, "b");
+  ASSERT_NE(b_in, nullptr);
+  ASSERT_EQ(b_in->peers.size(), 2u);
+  EXPECT_EQ(std::get<EndpointPeer>(b_in->peers[0].what).group, "a");
+  EXPECT_EQ(b_in->peers[0].pos.line, 12);
+  EXPECT_EQ(b_in->peers[0].pos.col, 14);
+  EXPECT_EQ(std::get<CidrPeer>(b_in->peers[1].what).cidr.to_string(), "198.18.0.0/16");
+  EXPECT_NE(find_rule(s, Direction::ingress, "c"), nullptr);
+  const AllowRule* a_out = find_rule(s, Direction::egress, "a");
+  ASSERT_NE(a_out, nullptr);
+  EXPECT_TRUE(a_out->any_peer);
+  EXPECT_TRUE(a_out->peers.empty());
+  EXPECT_TRUE(a_out->origin.audit);
+  EXPECT_EQ(a_out->origin.pos.line, 12);
+  EXPECT_EQ(a_out->origin.pos.col, 7);
+  ASSERT_EQ(a_out->ports.size(), 4u);
+  EXPECT_EQ(a_out->ports[0].proto, Protocol::udp);
+  EXPECT_EQ(a_out->ports[0].first, 53);
+  EXPECT_EQ(a_out->ports[1].proto, Protocol::tcp);
+  EXPECT_EQ(a_out->ports[1].first, 0);
+  EXPECT_EQ(a_out->ports[2].proto, Protocol::icmp);
+  EXPECT_EQ(a_out->ports[3].proto, Protocol::sctp);
+  EXPECT_EQ(a_out->ports[3].first, 30000);
+  EXPECT_EQ(a_out->ports[3].last, 32767);
+  EXPECT_EQ(a_out->ports[3].pos.col, 36);
+}
+
+TEST(LoadNative, OmittedPortsMeanEveryPort) {
+  auto l = load("spec:\n  groups:\n    a: {selector: x=a}\n  allow:\n    - {from: [a], to: [a]}\n");
+  ASSERT_THAT(lines(l.diagnostics), ElementsAre());
+  ASSERT_EQ(l.set.rules.size(), 2u);
+  EXPECT_TRUE(l.set.rules[0].any_port);
+  EXPECT_TRUE(l.set.rules[0].ports.empty());
+}
+
+TEST(LoadNative, SelectorMapForm) {
+  auto l = load(R"(spec:
+  groups:
+    a:
+      selector:
+        matchLabels: {com.docker.compose.project: shop, com.docker.compose.service: "web 1"}
+        matchExpressions:
+          - {key: tier, operator: NotIn, values: [b, a]}
+          - {key: legacy, operator: DoesNotExist}
+)");
+  ASSERT_THAT(lines(l.diagnostics), ElementsAre());
+  EXPECT_EQ(l.set.isolations[0].subject.pods.canonical(),
+            "com.docker.compose.project=shop,com.docker.compose.service=web 1,!legacy,"
+            "tier notin (a,b)");
+}
+
+TEST(LoadNative, GroupsAreGlobalAcrossDocumentsAndFiles) {
+  const std::string text = std::string(kHeader) +
+                           "spec:\n  allow:\n    - {from: [web], to: [api]}\n---\n"
+                           "apiVersion: bulkhead/v1\nkind: Policy\nmetadata: {name: q}\nspec:\n"
+                           "  groups:\n    web: {selector: app=web}\n    api: {selector: app=api}\n";
+  auto l = load_policy_text(text, "p.yaml");
+  ASSERT_THAT(lines(l.diagnostics), ElementsAre());
+  EXPECT_EQ(l.set.rules.size(), 2u);
+  EXPECT_EQ(l.set.rules[0].origin.policy, "p");
+}
+
+TEST(LoadNative, UnknownFieldSuggestsTheClosestName) {
+  EXPECT_THAT(errors("spec:\n  groups:\n    web:\n      selctor: app=web\n"),
+              ElementsAre("7:5: error: missing required field \"selector\" [missing-field]",
+                          "8:7: error: unknown field \"selctor\"; did you mean \"selector\"? "
+                          "[unknown-field]"));
+  EXPECT_THAT(errors("spec:\n  alow: []\n"),
+              ElementsAre("6:3: error: unknown field \"alow\"; did you mean \"allow\"? "
+                          "[unknown-field]"));
+  EXPECT_THAT(errors("spec:\n  zzz: 1\n"),
+              ElementsAre("6:3: error: unknown field \"zzz\"; expected one of: allow, groups, mode "
+                          "[unknown-field]"));
+}
+
+TEST(LoadNative, WrongTypes) {
+  EXPECT_THAT(errors("spec:\n  groups:\n    a: {selector: x=a}\n  allow:\n"
+                     "    - from: [a]\n      to: [a]\n      ports: {http: 80}\n"),
+              ElementsAre("11:14: error: expected a list of ports, got a map [wrong-type]"));
+  EXPECT_THAT(errors("spec:\n  groups: [a, b]\n"),
+              ElementsAre("6:11: error: expected a map of group names to groups, got a list "
+                          "[wrong-type]"));
+  EXPECT_THAT(errors("spec:\n  allow:\n    - from: web\n      to: [x]\n"),
+              ElementsAre("7:13: error: expected a list of peers (group names, \"*\" or {cidr: "
+                          "...}), got a string [wrong-type]"));
+  EXPECT_THAT(errors("spec:\n  groups:\n    a: {selector: [x]}\n"),
+              ElementsAre("7:19: error: expected a selector (a string like \"app=web\" or a map "
+                          "with matchLabels and matchExpressions), got a list [wrong-type]"));
+}
+
+TEST(LoadNative, MissingFields) {
+  EXPECT_THAT(lines(load_policy_text("apiVersion: bulkhead/v1\nkind: Policy\nspec: {}\n", "p.yaml")
+                        .diagnostics),
+              ElementsAre("1:1: error: missing required field \"metadata\" [missing-field]"));
+  EXPECT_THAT(lines(load_policy_text("apiVersion: bulkhead/v1\nkind: Policy\nmetadata: {}\n", "p.yaml")
+                        .diagnostics),
+              ElementsAre("3:1: error: missing required field \"metadata.name\" [missing-field]",
+                          "1:1: error: missing required field \"spec\" [missing-field]"));
+  EXPECT_THAT(errors("spec:\n  groups:\n    a: {selector: x=a}\n  allow:\n    - to: [a]\n"),
+              ElementsAre("9:7: error: missing required field \"from\" [missing-field]"));
+}
+
+TEST(LoadNative, InvalidPorts) {
+  const std::string pre = "spec:\n  groups:\n    a: {selector: x=a}\n  allow:\n    - from: [a]\n"
+                          "      to: [a]\n      ports: [";
+  auto port_error = [&](const std::string& p) {
+    auto e = errors(pre + p + "]\n");
+    return e.size() == 1 ? e[0] : "unexpected: " + std::to_string(e.size()) + " diagnostics";
+  };
+  EXPECT_EQ(port_error("8080"), "11:15: error: port \"8080\" has no protocol; write \"8080/tcp\", "
+                                "\"8080/udp\" or \"8080/sctp\" [invalid-port]");
+  EXPECT_EQ(port_error("80/tcpp"),
+            "11:15: error: unknown protocol \"tcpp\" in \"80/tcpp\"; expected tcp, udp or sctp "
+            "[invalid-port]");
+  EXPECT_EQ(port_error("0/tcp"), "11:15: error: port 0 is out of range (1-65535) [invalid-port]");
+  EXPECT_EQ(port_error("65536/udp"),
+            "11:15: error: port 65536 is out of range (1-65535) [invalid-port]");
+  EXPECT_EQ(port_error("90-80/udp"),
+            "11:15: error: port range \"90-80\" ends before it starts [invalid-port]");
+  EXPECT_EQ(port_error("8/icmp"), "11:15: error: icmp has no ports; write just \"icmp\" [invalid-port]");
+  EXPECT_EQ(port_error("http"),
+            "11:15: error: invalid port \"http\": expected PORT/PROTOCOL (e.g. \"8080/tcp\", "
+            "\"30000-32767/udp\"), a protocol alone (tcp, udp, sctp) or icmp [invalid-port]");
+  EXPECT_EQ(port_error("8x/tcp"), "11:15: error: invalid port number \"8x\" [invalid-port]");
+  EXPECT_EQ(port_error(""), "11:14: error: ports is empty; omit ports to allow every port and "
+                            "protocol [invalid-port]");
+}
+
+TEST(LoadNative, InvalidCidrs) {
+  const std::string pre = "spec:\n  groups:\n    a: {selector: x=a}\n  allow:\n    - to: [a]\n"
+                          "      from: [";
+  EXPECT_THAT(errors(pre + "{cidr: 198.18.0.0/33}]\n"),
+              ElementsAre("10:21: error: invalid CIDR \"198.18.0.0/33\": expected an address and a "
+                          "prefix length, e.g. 198.18.0.0/16 or fd00::/64 [invalid-cidr]"));
+  EXPECT_THAT(errors(pre + "{cidr: 198.18.0.0/16, except: [198.19.0.0/24, 198.18.0.0/16]}]\n"),
+              ElementsAre("10:45: error: except \"198.19.0.0/24\" is not strictly inside cidr "
+                          "\"198.18.0.0/16\" [invalid-cidr]",
+                          "10:60: error: except \"198.18.0.0/16\" is not strictly inside cidr "
+                          "\"198.18.0.0/16\" [invalid-cidr]"));
+  EXPECT_THAT(errors(pre + "{cidr: 198.18.1.1/16}]\n"),
+              ElementsAre("10:21: warning: CIDR \"198.18.1.1/16\" has host bits set; it means "
+                          "198.18.0.0/16 [cidr-host-bits]"));
+  EXPECT_THAT(errors(pre + "{cidrs: 198.18.0.0/16}]\n"),
+              ElementsAre("10:14: error: missing required field \"cidr\" [missing-field]",
+                          "10:15: error: unknown field \"cidrs\"; did you mean \"cidr\"? "
+                          "[unknown-field]"));
+}
+
+TEST(LoadNative, SelectorErrorsPointInsideThePlainString) {
+  EXPECT_THAT(errors("spec:\n  groups:\n    a: {selector: app in (web}\n"),
+              ElementsAre("7:30: error: invalid selector: expected ',' or ')' in the value list "
+                          "[invalid-selector]"));
+  EXPECT_THAT(errors("spec:\n  groups:\n    a:\n      selector: \"app=web,,x\"\n"),
+              ElementsAre("8:26: error: invalid selector: expected a label key [invalid-selector]"));
+  // A folded multi-line string cannot be mapped back to columns: the scalar's start is given.
+  EXPECT_THAT(errors("spec:\n  groups:\n    a:\n      selector: >-\n        app=web,\n        "
+                     "=x\n"),
+              ElementsAre("8:17: error: invalid selector: expected a label key [invalid-selector]"));
+  EXPECT_THAT(errors("spec:\n  groups:\n    a:\n      selector:\n        matchExpressions:\n"
+                     "          - {key: tier, operator: in, values: [x]}\n"),
+              ElementsAre("10:37: error: unknown operator \"in\"; did you mean \"In\"? "
+                          "[invalid-selector]"));
+  EXPECT_THAT(errors("spec:\n  groups:\n    a:\n      selector:\n        matchExpressions:\n"
+                     "          - {key: tier, operator: In}\n          - {key: t, operator: Exists, "
+                     "values: [x]}\n"),
+              ElementsAre("10:37: error: operator In needs at least one value [invalid-selector]",
+                          "11:46: error: operator Exists takes no values [invalid-selector]"));
+  EXPECT_THAT(errors("spec:\n  groups:\n    a: {selector: {matchLabels: {-x: y}}}\n"),
+              ElementsAre("7:35: error: invalid label key \"-x\": must start and end with a letter "
+                          "or digit [invalid-selector]"));
+}
+
+TEST(LoadNative, RatesAndBursts) {
+  const std::string pre = "spec:\n  groups:\n    a:\n      selector: x=a\n      bandwidth:\n";
+  EXPECT_THAT(errors(pre + "        egress: {rate: 10mbps}\n"),
+              ElementsAre("10:24: error: ambiguous rate unit \"mbps\" in \"10mbps\": tc reads it as "
+                          "bytes per second, most people as bits; rates are in bits per second: "
+                          "write \"10mbit\" [invalid-rate]"));
+  EXPECT_THAT(errors(pre + "        egress: {rate: 1gbit, burst: 64kbit}\n"),
+              ElementsAre("10:38: error: burst \"64kbit\" is in bits; a burst is a number of bytes, "
+                          "e.g. \"64kb\" [invalid-rate]"));
+  EXPECT_THAT(errors(pre + "        ingress: {rate: 1gbit, burst: 100kb}\n"),
+              ElementsAre("10:39: error: burst 100kb (100000 bytes) is too small for 1gbit: it "
+                          "must be at least 125000 bytes (one full-size frame and 1 ms at the "
+                          "rate) [burst-too-small]"));
+  EXPECT_THAT(errors(pre + "        ingress: {rate: 1mbit, burst: 1000}\n"),
+              ElementsAre("10:39: error: burst 1kb (1000 bytes) is too small for 1mbit: it must "
+                          "be at least 1514 bytes (one full-size frame and 1 ms at the rate) "
+                          "[burst-too-small]"));
+  EXPECT_THAT(errors(pre + "        egress: {burst: 1mb}\n"),
+              ElementsAre("10:17: error: missing required field \"rate\" [missing-field]"));
+  EXPECT_THAT(errors(pre + "        egres: {rate: 1mbit}\n"),
+              ElementsAre("10:9: error: unknown field \"egres\"; did you mean \"egress\"? "
+                          "[unknown-field]"));
+  auto l = load(pre + "        egress: {rate: 100gbit}\n");
+  ASSERT_THAT(lines(l.diagnostics), ElementsAre());
+  EXPECT_EQ(l.set.limits[0].egress->bits_per_second, 100000000000u);
+  EXPECT_EQ(l.set.limits[0].egress->burst_bytes, 62500000u);
+  EXPECT_FALSE(l.set.limits[0].ingress.has_value());
+}
+
+TEST(LoadNative, UndefinedGroupSuggestsTheClosest) {
+  EXPECT_THAT(errors("spec:\n  groups:\n    web: {selector: app=web}\n  allow:\n"
+                     "    - {from: [wbe], to: [web, nothing]}\n"),
+              ElementsAre("9:15: error: undefined group \"wbe\"; did you mean \"web\"? "
+                          "[undefined-group]",
+                          "9:27: error: undefined group \"nothing\" [undefined-group]"));
+  EXPECT_THAT(errors("spec:\n  allow:\n    - {from: [a], to: [b]}\n"),
+              ElementsAre("7:15: error: undefined group \"a\" (no group is defined in the loaded "
+                          "policies) [undefined-group]",
+                          "7:24: error: undefined group \"b\" (no group is defined in the loaded "
+                          "policies) [undefined-group]"));
+}
+
+TEST(LoadNative, BrokenGroupsAreNotReportedAgainAsUndefined) {
+  EXPECT_THAT(errors("spec:\n  groups:\n    web: {selector: \"app=\"}\n    Api: {selector: x}\n"
+                     "  allow:\n    - {from: [web], to: [Api]}\n"),
+              ElementsAre("8:5: error: invalid group name \"Api\": use lower-case letters, digits, "
+                          "'-' and '_', starting with a letter or digit (at most 63 characters) "
+                          "[invalid-name]"));
+}
+
+TEST(LoadNative, DuplicateGroupsAndPolicies) {
+  const std::string text = std::string(kHeader) + "spec:\n  groups:\n    web: {selector: a=b}\n" +
+                           "---\n" + kHeader + "spec:\n  groups:\n    web: {selector: a=c}\n";
+  EXPECT_THAT(lines(load_policy_text(text, "p.yaml").diagnostics),
+              ElementsAre("11:9: error: duplicate Policy \"p\" (first defined at p.yaml:4:9) "
+                          "[duplicate-policy]",
+                          "14:5: error: duplicate group \"web\" (first defined at p.yaml:7:5) "
+                          "[duplicate-group]"));
+}
+
+TEST(LoadNative, RuleBetweenAddressesOnlyIsAnError) {
+  EXPECT_THAT(errors("spec:\n  allow:\n    - from: [{cidr: 198.18.0.0/16}]\n      to: [\"*\"]\n"),
+              ElementsAre("7:7: error: an allow rule needs a group in \"from\" or \"to\": rules are "
+                          "enforced at endpoints, so a rule between addresses only would never "
+                          "apply [no-endpoint-side]"));
+}
+
+TEST(LoadNative, InvalidValues) {
+  EXPECT_THAT(errors("spec:\n  mode: enforcing\n"),
+              ElementsAre("6:9: error: invalid mode \"enforcing\"; expected enforce or audit "
+                          "[invalid-value]"));
+  EXPECT_THAT(errors("spec:\n  groups:\n    a: {selector: x=a, isolate: [ingres]}\n"),
+              ElementsAre("7:36: error: invalid direction \"ingres\"; expected ingress or egress "
+                          "[invalid-value]"));
+  EXPECT_THAT(errors("spec:\n  allow:\n    - {from: [], to: [x]}\n"),
+              ElementsAre("7:14: error: \"from\" is empty; list group names, \"*\" or {cidr: ...} "
+                          "[empty-peers]"));
+}
+
+TEST(LoadNative, DuplicateKeysAreErrors) {
+  EXPECT_THAT(errors("spec:\n  groups:\n    a: {selector: x=a, selector: x=b}\n"),
+              ElementsAre("7:24: error: field \"selector\" is given twice [duplicate-key]"));
+}
+
+}  // namespace
+}  // namespace bulkhead::policy

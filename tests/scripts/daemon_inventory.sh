@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# bulkheadd on an inventory, in real namespaces: --once, failure reporting, live reload, a bad
+# policy keeping enforcement, drift repair, clean exit, and no leftovers.
+# usage: daemon_inventory.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1
+src=$2
+source "$src/scripts/netlab.sh"
+source "$src/tests/scripts/lib/common.sh"
+
+prefix=bhd$$
+work=$(mktemp -d)
+daemon_pid=
+cleanup() {
+  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+  netlab_down "$prefix"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+netlab_up "$prefix" a=198.18.0.2 b=198.18.0.3 c=198.18.0.4
+
+cat >"$work/inventory.yaml" <<INV
+endpoints:
+  - {name: a, netns: /run/netns/$prefix-a, labels: {app: a}, addresses: [198.18.0.2]}
+  - {name: b, netns: /run/netns/$prefix-b, labels: {app: b}, addresses: [198.18.0.3]}
+  - {name: c, netns: /run/netns/$prefix-c, labels: {app: c}, addresses: [198.18.0.4]}
+INV
+mkdir "$work/policy"
+write_policy() {  # $1: extra allow rules
+  cat >"$work/policy/p.yaml.tmp" <<POL
+apiVersion: bulkhead/v1
+kind: Policy
+metadata:
+  name: t
+spec:
+  groups:
+    a: {selector: "app=a"}
+    b: {selector: "app=b"}
+  allow:
+    - from: [a]
+      to: [b]
+      ports: [8080/tcp]
+$1
+POL
+  mv "$work/policy/p.yaml.tmp" "$work/policy/p.yaml"
+}
+write_policy ""
+
+verify() { "$build/bulkhead" verify "$work/policy" --inventory "$work/inventory.yaml" --ports 8080/tcp,9090/tcp "$@"; }
+
+step "--once enforces every endpoint"
+"$build/bulkheadd" --policy "$work/policy" --source "inventory:$work/inventory.yaml" --once
+expect_table "$prefix-a"
+expect_table "$prefix-b"
+expect_no_table "$prefix-c"
+verify >"$work/verify.out" || fail "verify after --once: $(cat "$work/verify.out")"
+
+step "--once names an endpoint whose namespace is missing, enforces the rest, exits non-zero"
+sed "s#/run/netns/$prefix-c#/run/netns/$prefix-missing#; s/app: c/app: b/" "$work/inventory.yaml" >"$work/inv-missing.yaml"
+set +e
+"$build/bulkheadd" --policy "$work/policy" --source "inventory:$work/inv-missing.yaml" --once 2>"$work/once.err"
+rc=$?
+set -e
+[ $rc -ne 0 ] || fail "--once exited 0 with a missing namespace"
+grep -q "endpoint c (/run/netns/$prefix-missing) not enforced" "$work/once.err" || fail "no per-endpoint failure: $(cat "$work/once.err")"
+
+step "long-running daemon: start"
+"$build/bulkheadd" --policy "$work/policy" --source "inventory:$work/inventory.yaml" \
+  --resync-interval 1 --log-format json >"$work/daemon.log" 2>&1 &
+daemon_pid=$!
+wait_for 5 grep -q '"msg":"bulkheadd running"' "$work/daemon.log" || fail "daemon did not start: $(cat "$work/daemon.log")"
+
+step "a policy change is applied within 2 s"
+write_policy "    - from: [a]
+      to: [b]
+      ports: [9090/tcp]"
+wait_for 2 verify || fail "new rule not enforced in 2 s: $(verify || true)"
+
+step "a broken policy is reported with file:line:col and enforcement stays"
+printf 'apiVersion: bulkhead/v1\nkind: Policy\nmetadata: {name: t}\nspec:\n  groups:\n    a: {selectr: "app=a"}\n' >"$work/policy/p.yaml"
+wait_for 3 grep -q "p.yaml:6:" "$work/daemon.log" || fail "no positioned error: $(tail -5 "$work/daemon.log")"
+grep -q '"msg":"reload failed; the running enforcement is kept as it was"' "$work/daemon.log" || fail "no reload-failed line"
+write_policy "    - from: [a]
+      to: [b]
+      ports: [9090/tcp]"
+sleep 0.5
+verify >"$work/verify.out" || fail "enforcement changed after a bad policy: $(cat "$work/verify.out")"
+
+step "a table deleted by hand is restored by the resync"
+ip netns exec "$prefix-b" nft delete table inet bulkhead
+wait_for 4 has_table "$prefix-b" || fail "table not restored"
+grep -q '"msg":"drift detected; repairing"' "$work/daemon.log" || fail "drift not logged"
+
+step "an endpoint the policy stops selecting loses its table"
+sed -i "s/app: a}/app: z}/" "$work/inventory.yaml"
+wait_for 3 bash -c "! ip netns exec $prefix-a nft list table inet bulkhead >/dev/null 2>&1" || fail "table left behind in a"
+
+step "SIGTERM exits 0 and leaves enforcement in place"
+kill -TERM "$daemon_pid"
+wait "$daemon_pid" || fail "daemon exit code $?"
+daemon_pid=
+expect_table "$prefix-b"
+
+echo "daemon_inventory: all steps passed"
