@@ -30,7 +30,9 @@ Result<MnlSocket> MnlSocket::open(int bus) {
   // Both are best effort: without them errors still arrive, only with less detail.
   mnl_socket_setsockopt(s, NETLINK_EXT_ACK, &on, sizeof(on));
   mnl_socket_setsockopt(s, NETLINK_CAP_ACK, &on, sizeof(on));
-  struct timeval tv {kRecvTimeoutSeconds, 0};
+  struct timeval tv {
+    kRecvTimeoutSeconds, 0
+  };
   setsockopt(mnl_socket_get_fd(s), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   // Distinct starting sequence numbers make stale replies from an earlier use recognisable.
   return MnlSocket(s, mnl_socket_get_portid(s), static_cast<uint32_t>(time(nullptr)));
@@ -163,7 +165,8 @@ NetlinkErrorInfo parse_netlink_error(const nlmsghdr* nlh) {
         info.ext_ack.assign(payload, strnlen(payload, plen));
         break;
       case NLMSGERR_ATTR_OFFS:
-        if (plen >= sizeof(uint32_t)) info.bad_attr_offset = *reinterpret_cast<const int32_t*>(payload);
+        if (plen >= sizeof(uint32_t))
+          info.bad_attr_offset = *reinterpret_cast<const int32_t*>(payload);
         break;
       default:
         break;

@@ -54,9 +54,9 @@ class MnlSocket {
 // Reads the kernel's answer to a netlink error message: errno and the extended-ack text (or, when
 // the kernel only pointed at an attribute, which one).
 struct NetlinkErrorInfo {
-  int error = 0;            // positive errno; 0 means a plain ACK
+  int error = 0;  // positive errno; 0 means a plain ACK
   uint32_t seq = 0;
-  std::string ext_ack;      // NLMSGERR_ATTR_MSG text
+  std::string ext_ack;           // NLMSGERR_ATTR_MSG text
   int32_t bad_attr_offset = -1;  // NLMSGERR_ATTR_OFFS, relative to the failing message
 };
 NetlinkErrorInfo parse_netlink_error(const nlmsghdr* nlh);

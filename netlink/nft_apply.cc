@@ -31,10 +31,14 @@ std::vector<policy::AddrRange> minus(const std::vector<policy::AddrRange>& a,
 
 const char* to_string(NftChange c) {
   switch (c) {
-    case NftChange::none: return "none";
-    case NftChange::elements: return "elements";
-    case NftChange::replaced: return "replaced";
-    case NftChange::deleted: return "deleted";
+    case NftChange::none:
+      return "none";
+    case NftChange::elements:
+      return "elements";
+    case NftChange::replaced:
+      return "replaced";
+    case NftChange::deleted:
+      return "deleted";
   }
   return "?";
 }

@@ -39,9 +39,9 @@ class NftBatch {
   std::vector<char> buf_;
   size_t used_ = 0;
   uint32_t begin_seq_ = 0;
-  uint32_t first_seq_ = 0;                 // sequence number of the first object message
-  std::vector<std::string> labels_;        // index = seq - first_seq_
-  std::vector<size_t> offsets_;            // where each message starts in buf_
+  uint32_t first_seq_ = 0;           // sequence number of the first object message
+  std::vector<std::string> labels_;  // index = seq - first_seq_
+  std::vector<size_t> offsets_;      // where each message starts in buf_
 };
 
 }  // namespace bulkhead::netlink

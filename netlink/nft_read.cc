@@ -32,8 +32,8 @@ template <class Fill>
 Status dump(MnlSocket& sock, int type, const std::string& op, Fill fill,
             const std::function<bool(const nlmsghdr*)>& on_message) {
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), static_cast<uint16_t>(type), NFPROTO_INET,
-                                        NLM_F_DUMP, 0);
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(buf.data(), static_cast<uint16_t>(type), NFPROTO_INET, NLM_F_DUMP, 0);
   fill(nlh);
   return sock.dump(nlh, on_message, op);
 }
@@ -126,7 +126,9 @@ Status read_sets(MnlSocket& sock, policy::NftTable& table) {
         uint32_t type = nftnl_set_get_u32(s.get(), NFTNL_SET_KEY_TYPE);
         uint32_t len = nftnl_set_get_u32(s.get(), NFTNL_SET_KEY_LEN);
         // Anything but our two key types reads as family 0, which never equals a desired set.
-        set.family = (type == kTypeIpv4Addr && len == 4) ? 4 : (type == kTypeIpv6Addr && len == 16) ? 6 : 0;
+        set.family = (type == kTypeIpv4Addr && len == 4)    ? 4
+                     : (type == kTypeIpv6Addr && len == 16) ? 6
+                                                            : 0;
         uint32_t flags = nftnl_set_get_u32(s.get(), NFTNL_SET_FLAGS);
         if (flags & NFT_SET_ANONYMOUS) return true;
         set.interval = (flags & NFT_SET_INTERVAL) != 0;
@@ -155,7 +157,8 @@ Status read_sets(MnlSocket& sock, policy::NftTable& table) {
               [](nftnl_set_elem* e, void* data) -> int {
                 auto* ctx = static_cast<std::pair<std::vector<Key>*, bool*>*>(data);
                 uint32_t len = 0;
-                auto* key = static_cast<const uint8_t*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len));
+                auto* key =
+                    static_cast<const uint8_t*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len));
                 if (key == nullptr || (len != 4 && len != 16)) {
                   *ctx->second = true;
                   return 0;
@@ -164,7 +167,8 @@ Status read_sets(MnlSocket& sock, policy::NftTable& table) {
                 k.addr.family = len == 4 ? 4 : 6;
                 std::memcpy(k.addr.bytes.data(), key, len);
                 if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS)) {
-                  k.end = nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END;
+                  k.end =
+                      nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END;
                 }
                 ctx->first->push_back(k);
                 return 0;
@@ -174,7 +178,8 @@ Status read_sets(MnlSocket& sock, policy::NftTable& table) {
         });
     if (!est.ok()) return est;
     if (bad) set.family = 0;
-    set.elements = ranges_from_keys(std::move(keys), set.interval, set.family == 0 ? 4 : set.family);
+    set.elements =
+        ranges_from_keys(std::move(keys), set.interval, set.family == 0 ? 4 : set.family);
   }
   std::sort(table.sets.begin(), table.sets.end(),
             [](const policy::NftSet& a, const policy::NftSet& b) { return a.name < b.name; });
@@ -276,8 +281,8 @@ policy::NftTable kernel_form(const policy::NftTable& desired) {
         auto it = families.find(r.peer_set);
         if (it != families.end()) r.family = it->second;
       }
-      bool ports = r.proto == policy::L4::tcp || r.proto == policy::L4::udp ||
-                   r.proto == policy::L4::sctp;
+      bool ports =
+          r.proto == policy::L4::tcp || r.proto == policy::L4::udp || r.proto == policy::L4::sctp;
       if (!ports || r.port_first == 0) {
         r.port_first = r.port_last = 0;
       } else if (r.port_last < r.port_first) {

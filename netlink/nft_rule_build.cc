@@ -15,7 +15,7 @@ using policy::RuleKind;
 
 constexpr uint32_t kCtStateInvalid = 1;
 constexpr uint32_t kCtStateEstablishedRelated = 2 | 4;  // NF_CT_STATE_BIT(established|related)
-constexpr uint32_t kLoopbackIfindex = 1;                 // "lo" is ifindex 1 in every namespace
+constexpr uint32_t kLoopbackIfindex = 1;                // "lo" is ifindex 1 in every namespace
 
 class RuleBuilder {
  public:
@@ -85,12 +85,18 @@ class RuleBuilder {
 
 uint8_t ip_proto(L4 p) {
   switch (p) {
-    case L4::tcp: return IPPROTO_TCP;
-    case L4::udp: return IPPROTO_UDP;
-    case L4::sctp: return IPPROTO_SCTP;
-    case L4::icmp: return IPPROTO_ICMP;
-    case L4::icmpv6: return IPPROTO_ICMPV6;
-    case L4::any: break;
+    case L4::tcp:
+      return IPPROTO_TCP;
+    case L4::udp:
+      return IPPROTO_UDP;
+    case L4::sctp:
+      return IPPROTO_SCTP;
+    case L4::icmp:
+      return IPPROTO_ICMP;
+    case L4::icmpv6:
+      return IPPROTO_ICMPV6;
+    case L4::any:
+      break;
   }
   return 0;
 }
@@ -99,8 +105,7 @@ uint8_t nfproto(int family) { return family == 6 ? NFPROTO_IPV6 : NFPROTO_IPV4; 
 
 }  // namespace
 
-Result<RulePtr> build_rule(const policy::NftChain& chain, size_t index,
-                           const SetFamilies& sets) {
+Result<RulePtr> build_rule(const policy::NftChain& chain, size_t index, const SetFamilies& sets) {
   const policy::NftRule& rule = chain.rules[index];
   const std::string label = std::string("add rule inet ") + policy::kTableName + " " + chain.name +
                             " #" + std::to_string(index + 1);

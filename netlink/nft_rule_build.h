@@ -15,7 +15,6 @@ namespace bulkhead::netlink {
 using SetFamilies = std::map<std::string, int>;
 
 // Builds rule `index` (0-based, for error labels) of `chain` in table inet bulkhead.
-Result<RulePtr> build_rule(const policy::NftChain& chain, size_t index,
-                           const SetFamilies& sets);
+Result<RulePtr> build_rule(const policy::NftChain& chain, size_t index, const SetFamilies& sets);
 
 }  // namespace bulkhead::netlink

@@ -114,15 +114,21 @@ class Walker {
           uint16_t port;
           std::memcpy(&port, data, 2);
           port = ntohs(port);
-          if (op == NFT_CMP_EQ) d_.port_eq = port;
-          else if (op == NFT_CMP_GTE) d_.port_gte = port;
-          else if (op == NFT_CMP_LTE) d_.port_lte = port;
-          else d_.fail("port cmp op");
-        } else if (base_ == NFT_PAYLOAD_TRANSPORT_HEADER && offset_ == 0 && len_ == 1 &&
-                   len == 1) {
-          if (op == NFT_CMP_GTE) d_.type_gte = data[0];
-          else if (op == NFT_CMP_LTE) d_.type_lte = data[0];
-          else d_.fail("type cmp op");
+          if (op == NFT_CMP_EQ)
+            d_.port_eq = port;
+          else if (op == NFT_CMP_GTE)
+            d_.port_gte = port;
+          else if (op == NFT_CMP_LTE)
+            d_.port_lte = port;
+          else
+            d_.fail("port cmp op");
+        } else if (base_ == NFT_PAYLOAD_TRANSPORT_HEADER && offset_ == 0 && len_ == 1 && len == 1) {
+          if (op == NFT_CMP_GTE)
+            d_.type_gte = data[0];
+          else if (op == NFT_CMP_LTE)
+            d_.type_lte = data[0];
+          else
+            d_.fail("type cmp op");
         } else {
           d_.fail("payload cmp");
         }
@@ -176,12 +182,19 @@ std::string read_comment(const nftnl_rule* rule) {
 L4 to_l4(uint8_t proto, bool& ok) {
   ok = true;
   switch (proto) {
-    case IPPROTO_TCP: return L4::tcp;
-    case IPPROTO_UDP: return L4::udp;
-    case IPPROTO_SCTP: return L4::sctp;
-    case IPPROTO_ICMP: return L4::icmp;
-    case IPPROTO_ICMPV6: return L4::icmpv6;
-    default: ok = false; return L4::any;
+    case IPPROTO_TCP:
+      return L4::tcp;
+    case IPPROTO_UDP:
+      return L4::udp;
+    case IPPROTO_SCTP:
+      return L4::sctp;
+    case IPPROTO_ICMP:
+      return L4::icmp;
+    case IPPROTO_ICMPV6:
+      return L4::icmpv6;
+    default:
+      ok = false;
+      return L4::any;
   }
 }
 
@@ -220,25 +233,31 @@ policy::NftRule decode_rule(const nftnl_rule* rule, policy::Hook hook) {
       d.fail("ct state");
     }
   } else if (!d.unknown && d.loopback) {
-    if (matches_addr || !accept || d.loopback_in != input) d.fail("loopback rule");
-    else out.kind = RuleKind::loopback_accept;
+    if (matches_addr || !accept || d.loopback_in != input)
+      d.fail("loopback rule");
+    else
+      out.kind = RuleKind::loopback_accept;
   } else if (!d.unknown && (d.type_gte || d.type_lte)) {
     if (d.nfproto == NFPROTO_IPV6 && d.l4proto == IPPROTO_ICMPV6 && d.type_gte == 133 &&
-        d.type_lte == 137 && d.set.empty() && !d.port_eq && !d.port_gte && !d.port_lte &&
-        accept) {
+        d.type_lte == 137 && d.set.empty() && !d.port_eq && !d.port_gte && !d.port_lte && accept) {
       out.kind = RuleKind::icmpv6_nd_accept;
     } else {
       d.fail("icmp type match");
     }
   } else if (!d.unknown && drop) {
-    if (matches_addr) d.fail("drop with matches");
-    else out.kind = RuleKind::final_drop;
+    if (matches_addr)
+      d.fail("drop with matches");
+    else
+      out.kind = RuleKind::final_drop;
   } else if (!d.unknown && accept) {
     out.kind = RuleKind::allow;
     if (d.nfproto) {
-      if (*d.nfproto == NFPROTO_IPV4) out.family = 4;
-      else if (*d.nfproto == NFPROTO_IPV6) out.family = 6;
-      else d.fail("nfproto");
+      if (*d.nfproto == NFPROTO_IPV4)
+        out.family = 4;
+      else if (*d.nfproto == NFPROTO_IPV6)
+        out.family = 6;
+      else
+        d.fail("nfproto");
     }
     out.peer_set = d.set;
     if (!d.set.empty() && d.saddr != input) d.fail("address direction");
@@ -261,8 +280,9 @@ policy::NftRule decode_rule(const nftnl_rule* rule, policy::Hook hook) {
   }
 
   if (d.unknown) {
-    uint64_t handle =
-        nftnl_rule_is_set(rule, NFTNL_RULE_HANDLE) ? nftnl_rule_get_u64(rule, NFTNL_RULE_HANDLE) : 0;
+    uint64_t handle = nftnl_rule_is_set(rule, NFTNL_RULE_HANDLE)
+                          ? nftnl_rule_get_u64(rule, NFTNL_RULE_HANDLE)
+                          : 0;
     out = policy::NftRule{};
     out.kind = RuleKind::allow;
     out.counter = d.counter;

@@ -32,7 +32,8 @@ void append_table_msg(NftBatch& batch, int type, uint16_t flags, const std::stri
   TablePtr t(nftnl_table_alloc());
   nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, policy::kTableName);
   nftnl_table_set_u32(t.get(), NFTNL_TABLE_FLAGS, 0);
-  nlmsghdr* nlh = batch.begin_message(msg(type), NFPROTO_INET, flags, verb + " table " + table_ref());
+  nlmsghdr* nlh =
+      batch.begin_message(msg(type), NFPROTO_INET, flags, verb + " table " + table_ref());
   nftnl_table_nlmsg_build_payload(nlh, t.get());
   batch.end_message(nlh);
 }

@@ -20,7 +20,9 @@ Result<NlRouteSocket> NlRouteSocket::open() {
     return nl_error("rtnetlink socket", err);
   }
   // A kernel that never answers must not hang the daemon.
-  struct timeval tv {10, 0};
+  struct timeval tv {
+    10, 0
+  };
   setsockopt(nl_socket_get_fd(sk), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   return NlRouteSocket(sk);
 }
@@ -54,21 +56,50 @@ Error nl_error(const std::string& op, int nle) {
   int code = std::abs(nle);
   int err = 0;
   switch (code) {
-    case NLE_EXIST: err = EEXIST; break;
-    case NLE_OBJ_NOTFOUND: err = ENOENT; break;
-    case NLE_NODEV: err = ENODEV; break;
-    case NLE_PERM: err = EPERM; break;
-    case NLE_NOACCESS: err = EACCES; break;
-    case NLE_INVAL: err = EINVAL; break;
-    case NLE_RANGE: err = ERANGE; break;
-    case NLE_BUSY: err = EBUSY; break;
-    case NLE_NOMEM: err = ENOMEM; break;
-    case NLE_AGAIN: err = EAGAIN; break;
-    case NLE_OPNOTSUPP: err = EOPNOTSUPP; break;
-    case NLE_MSGSIZE: err = EMSGSIZE; break;
-    case NLE_AF_NOSUPPORT: err = EAFNOSUPPORT; break;
-    case NLE_PROTO_MISMATCH: err = EPROTONOSUPPORT; break;
-    default: break;
+    case NLE_EXIST:
+      err = EEXIST;
+      break;
+    case NLE_OBJ_NOTFOUND:
+      err = ENOENT;
+      break;
+    case NLE_NODEV:
+      err = ENODEV;
+      break;
+    case NLE_PERM:
+      err = EPERM;
+      break;
+    case NLE_NOACCESS:
+      err = EACCES;
+      break;
+    case NLE_INVAL:
+      err = EINVAL;
+      break;
+    case NLE_RANGE:
+      err = ERANGE;
+      break;
+    case NLE_BUSY:
+      err = EBUSY;
+      break;
+    case NLE_NOMEM:
+      err = ENOMEM;
+      break;
+    case NLE_AGAIN:
+      err = EAGAIN;
+      break;
+    case NLE_OPNOTSUPP:
+      err = EOPNOTSUPP;
+      break;
+    case NLE_MSGSIZE:
+      err = EMSGSIZE;
+      break;
+    case NLE_AF_NOSUPPORT:
+      err = EAFNOSUPPORT;
+      break;
+    case NLE_PROTO_MISMATCH:
+      err = EPROTONOSUPPORT;
+      break;
+    default:
+      break;
   }
   return make_error(op, nl_geterror(nle), err);
 }

@@ -84,12 +84,12 @@ int default_route_ifindex(NlRouteSocket& s, int family) {
 }
 
 // The root qdisc on ifindex if it is bulkhead's htb 1:, with its class 1:1.
-Result<std::optional<policy::TcLimit>> read_limit(NlRouteSocket& s, nl_cache* qdiscs,
-                                                  int ifindex) {
+Result<std::optional<policy::TcLimit>> read_limit(NlRouteSocket& s, nl_cache* qdiscs, int ifindex) {
   QdiscPtr root(rtnl_qdisc_get_by_parent(qdiscs, ifindex, TC_H_ROOT));
   if (!root) return std::optional<policy::TcLimit>();
   const char* kind = rtnl_tc_get_kind(TC_CAST(root.get()));
-  if (!kind || std::strcmp(kind, "htb") != 0 || rtnl_tc_get_handle(TC_CAST(root.get())) != kRootHandle) {
+  if (!kind || std::strcmp(kind, "htb") != 0 ||
+      rtnl_tc_get_handle(TC_CAST(root.get())) != kRootHandle) {
     return std::optional<policy::TcLimit>();
   }
   nl_cache* c = nullptr;
@@ -132,7 +132,8 @@ Status put_limit(NlRouteSocket& s, nl_cache* qdiscs, rtnl_link* link, const poli
     rtnl_tc_set_link(TC_CAST(q.get()), link);
     rtnl_tc_set_parent(TC_CAST(q.get()), TC_H_ROOT);
     rtnl_tc_set_handle(TC_CAST(q.get()), kRootHandle);
-    if (int err = rtnl_tc_set_kind(TC_CAST(q.get()), "htb"); err < 0) return nl_error("tc htb", err);
+    if (int err = rtnl_tc_set_kind(TC_CAST(q.get()), "htb"); err < 0)
+      return nl_error("tc htb", err);
     rtnl_htb_set_defcls(q.get(), TC_H_MIN(kClassId));
     if (int err = rtnl_qdisc_add(s.get(), q.get(), NLM_F_CREATE | NLM_F_EXCL); err < 0) {
       return nl_error("tc qdisc add root htb " + where, err);
@@ -142,7 +143,8 @@ Status put_limit(NlRouteSocket& s, nl_cache* qdiscs, rtnl_link* link, const poli
   rtnl_tc_set_link(TC_CAST(cls.get()), link);
   rtnl_tc_set_parent(TC_CAST(cls.get()), kRootHandle);
   rtnl_tc_set_handle(TC_CAST(cls.get()), kClassId);
-  if (int err = rtnl_tc_set_kind(TC_CAST(cls.get()), "htb"); err < 0) return nl_error("tc htb", err);
+  if (int err = rtnl_tc_set_kind(TC_CAST(cls.get()), "htb"); err < 0)
+    return nl_error("tc htb", err);
   uint64_t rate = lim.rate_bits / 8;
   uint32_t burst = static_cast<uint32_t>(std::min<uint64_t>(lim.burst_bytes, UINT32_MAX));
   // 64-bit setters: the 32-bit ones stop at 4 Gbyte/s... and libnl fills both forms.
@@ -151,7 +153,8 @@ Status put_limit(NlRouteSocket& s, nl_cache* qdiscs, rtnl_link* link, const poli
   rtnl_htb_set_rbuffer(cls.get(), burst);
   rtnl_htb_set_cbuffer(cls.get(), burst);
   // One class shares with nobody; the quantum only has to stay in htb's sane range.
-  rtnl_htb_set_quantum(cls.get(), static_cast<uint32_t>(std::clamp<uint64_t>(rate / 10, 3000, 200000)));
+  rtnl_htb_set_quantum(cls.get(),
+                       static_cast<uint32_t>(std::clamp<uint64_t>(rate / 10, 3000, 200000)));
   if (int err = rtnl_class_add(s.get(), cls.get(), NLM_F_CREATE); err < 0) {
     return nl_error("tc class add htb 1:1 " + where, err);
   }
@@ -162,7 +165,8 @@ Status drop_limit(NlRouteSocket& s, nl_cache* qdiscs, int ifindex, const std::st
   QdiscPtr root(rtnl_qdisc_get_by_parent(qdiscs, ifindex, TC_H_ROOT));
   if (!root) return {};
   const char* kind = rtnl_tc_get_kind(TC_CAST(root.get()));
-  if (!kind || std::strcmp(kind, "htb") != 0 || rtnl_tc_get_handle(TC_CAST(root.get())) != kRootHandle) {
+  if (!kind || std::strcmp(kind, "htb") != 0 ||
+      rtnl_tc_get_handle(TC_CAST(root.get())) != kRootHandle) {
     return {};  // not ours
   }
   if (int err = rtnl_qdisc_delete(s.get(), root.get()); err < 0 && err != -NLE_OBJ_NOTFOUND) {
@@ -178,7 +182,8 @@ struct IngressState {
   bool redirect = false;  // a u32 filter under ffff: redirecting to the ifb
 };
 
-Result<IngressState> read_ingress(NlRouteSocket& s, nl_cache* links, nl_cache* qdiscs, int ifindex) {
+Result<IngressState> read_ingress(NlRouteSocket& s, nl_cache* links, nl_cache* qdiscs,
+                                  int ifindex) {
   IngressState st;
   LinkPtr ifb(rtnl_link_get_by_name(links, policy::kIfbName));
   if (ifb) {
@@ -241,11 +246,13 @@ Status add_redirect(NlRouteSocket& s, int ifindex, int ifb_index) {
   rtnl_u32_set_cls_terminal(cls.get());
   rtnl_u32_add_key_uint32(cls.get(), 0, 0, 0, 0);  // match u32 0 0: every packet
   ActPtr act(rtnl_act_alloc());
-  if (int err = rtnl_tc_set_kind(TC_CAST(act.get()), "mirred"); err < 0) return nl_error("mirred", err);
+  if (int err = rtnl_tc_set_kind(TC_CAST(act.get()), "mirred"); err < 0)
+    return nl_error("mirred", err);
   rtnl_mirred_set_action(act.get(), TCA_EGRESS_REDIR);
   rtnl_mirred_set_policy(act.get(), TC_ACT_STOLEN);
   rtnl_mirred_set_ifindex(act.get(), static_cast<uint32_t>(ifb_index));
-  if (int err = rtnl_u32_add_action(cls.get(), act.get()); err < 0) return nl_error("u32 action", err);
+  if (int err = rtnl_u32_add_action(cls.get(), act.get()); err < 0)
+    return nl_error("u32 action", err);
   if (int err = rtnl_cls_add(s.get(), cls.get(), NLM_F_CREATE | NLM_F_EXCL); err < 0) {
     return nl_error(std::string("tc filter add ingress u32 mirred redirect to ") + policy::kIfbName,
                     err);
@@ -265,8 +272,8 @@ Status drop_ingress(NlRouteSocket& s, nl_cache* qdiscs, int ifindex, const Ingre
   if (st.ifb_index != 0) {
     LinkPtr l(rtnl_link_alloc());
     rtnl_link_set_ifindex(l.get(), st.ifb_index);
-    if (int err = rtnl_link_delete(s.get(), l.get()); err < 0 && err != -NLE_OBJ_NOTFOUND &&
-                                                       err != -NLE_NODEV) {
+    if (int err = rtnl_link_delete(s.get(), l.get());
+        err < 0 && err != -NLE_OBJ_NOTFOUND && err != -NLE_NODEV) {
       return nl_error(std::string("ip link del ") + policy::kIfbName, err);
     }
   }
@@ -307,9 +314,8 @@ Result<EndpointInterface> find_endpoint_interface(NlRouteSocket& sock) {
       }
     }
   }
-  return *std::min_element(up.begin(), up.end(), [](const auto& a, const auto& b) {
-    return a.ifindex < b.ifindex;
-  });
+  return *std::min_element(up.begin(), up.end(),
+                           [](const auto& a, const auto& b) { return a.ifindex < b.ifindex; });
 }
 
 Result<policy::TcPlan> read_tc(NlRouteSocket& sock) {

@@ -66,14 +66,16 @@ TEST_F(NftTableTest, IntervalEdgesOfTheAddressSpace) {
   t.sets = {
       policy::NftSet{"all4", 4, true, {range("0.0.0.0", "255.255.255.255")}},
       policy::NftSet{"all6", 6, true, {range("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")}},
-      policy::NftSet{"edges", 4, true,
+      policy::NftSet{"edges",
+                     4,
+                     true,
                      {range("0.0.0.0", "0.255.255.255"), range("198.18.0.7", "198.18.0.7"),
                       range("255.255.255.0", "255.255.255.255")}},
       policy::NftSet{"empty", 4, true, {}},
   };
-  t.chains.push_back(chain("ingress", {allow(4, "edges", L4::tcp, 1, 65535, "edges"),
-                                       allow(4, "all4", L4::any, 0, 0, ""),
-                                       allow(6, "all6", L4::any, 0, 0, "")}));
+  t.chains.push_back(
+      chain("ingress", {allow(4, "edges", L4::tcp, 1, 65535, "edges"),
+                        allow(4, "all4", L4::any, 0, 0, ""), allow(6, "all6", L4::any, 0, 0, "")}));
   auto st = replace_table(*sock_, t);
   ASSERT_TRUE(st.ok()) << st.error().to_string();
   auto back = read();
@@ -174,8 +176,11 @@ TEST_F(NftTableTest, ForeignRuleIsDrift) {
   policy::NftTable t = sample_table({}, 80);
   ASSERT_TRUE(replace_table(*sock_, t).ok());
   std::string out;
-  ASSERT_EQ(sh("ip netns exec " + name_ + " nft insert rule inet bulkhead ingress tcp dport 22 accept",
-               &out), 0) << out;
+  ASSERT_EQ(
+      sh("ip netns exec " + name_ + " nft insert rule inet bulkhead ingress tcp dport 22 accept",
+         &out),
+      0)
+      << out;
   auto back = read();
   ASSERT_TRUE(back.has_value());
   EXPECT_NE(*back, kernel_form(t));

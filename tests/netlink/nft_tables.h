@@ -60,10 +60,10 @@ inline policy::NftTable sample_table(std::vector<policy::AddrRange> peers, uint1
   t.sets = {p4, p6};
   using policy::L4;
   t.chains.push_back(chain(
-      "ingress", {allow(4, "peers4", L4::tcp, port, port, "shop: web -> api (shop.yaml:20:7)"),
-                  allow(6, "peers6", L4::udp, 53, 60, "v6 dns range"),
-                  allow(4, "", L4::icmp, 0, 0, "ping"), allow(0, "", L4::sctp, 9, 9, ""),
-                  allow(6, "", L4::any, 0, 0, "any v6")}));
+      "ingress",
+      {allow(4, "peers4", L4::tcp, port, port, "shop: web -> api (shop.yaml:20:7)"),
+       allow(6, "peers6", L4::udp, 53, 60, "v6 dns range"), allow(4, "", L4::icmp, 0, 0, "ping"),
+       allow(0, "", L4::sctp, 9, 9, ""), allow(6, "", L4::any, 0, 0, "any v6")}));
   t.chains.push_back(chain("egress", {allow(4, "peers4", L4::any, 0, 0, "to peers"),
                                       allow(0, "", L4::udp, 53, 53, "dns")}));
   return t;

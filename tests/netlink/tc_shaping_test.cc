@@ -119,7 +119,7 @@ struct Measured {
 // iperf3 from `client` to the server in `server` for ~3 s; rates as the receiver saw them.
 Measured iperf(const std::string& server, const std::string& client, const std::string& addr,
                bool reverse, int port) {
-  std::string srv = "timeout 15 ip netns exec " + server + " iperf3 -s -1 -p " +
+  std::string srv = "timeout 15 ip netns exec " + server + " iperf3 -s -1 -J -p " +
                     std::to_string(port) + " >/dev/null 2>&1 &";
   EXPECT_EQ(std::system(srv.c_str()), 0);
   std::string out;
@@ -140,7 +140,11 @@ Measured iperf(const std::string& server, const std::string& client, const std::
   m.average_bps = j["end"]["sum_received"]["bits_per_second"].get<double>();
   // The receiver's first interval: the client in reverse mode, else the server.
   auto& intervals = reverse ? j["intervals"] : j["server_output_json"]["intervals"];
-  if (!intervals.empty()) m.first_second_bps = intervals[0]["sum"]["bits_per_second"].get<double>();
+  if (!intervals.is_array() || intervals.empty()) {
+    ADD_FAILURE() << "no receiver intervals in: " << out;
+    return m;
+  }
+  m.first_second_bps = intervals[0]["sum"]["bits_per_second"].get<double>();
   return m;
 }
 

@@ -1,5 +1,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "policy/load.h"
 #include "load_test_util.h"
@@ -128,7 +132,7 @@ TEST(LoadNative, RuleMapsToIngressOfTargetsAndEgressOfSources) {
   EXPECT_EQ(a_out->ports[3].proto, Protocol::sctp);
   EXPECT_EQ(a_out->ports[3].first, 30000);
   EXPECT_EQ(a_out->ports[3].last, 32767);
-  EXPECT_EQ(a_out->ports[3].pos.col, 36);
+  EXPECT_EQ(a_out->ports[3].pos.col, 34);
 }
 
 TEST(LoadNative, OmittedPortsMeanEveryPort) {
@@ -168,9 +172,9 @@ TEST(LoadNative, GroupsAreGlobalAcrossDocumentsAndFiles) {
 
 TEST(LoadNative, UnknownFieldSuggestsTheClosestName) {
   EXPECT_THAT(errors("spec:\n  groups:\n    web:\n      selctor: app=web\n"),
-              ElementsAre("7:5: error: missing required field \"selector\" [missing-field]",
-                          "8:7: error: unknown field \"selctor\"; did you mean \"selector\"? "
-                          "[unknown-field]"));
+              ElementsAre("8:7: error: unknown field \"selctor\"; did you mean \"selector\"? "
+                          "[unknown-field]",
+                          "7:5: error: missing required field \"selector\" [missing-field]"));
   EXPECT_THAT(errors("spec:\n  alow: []\n"),
               ElementsAre("6:3: error: unknown field \"alow\"; did you mean \"allow\"? "
                           "[unknown-field]"));
@@ -247,9 +251,9 @@ TEST(LoadNative, InvalidCidrs) {
               ElementsAre("10:21: warning: CIDR \"198.18.1.1/16\" has host bits set; it means "
                           "198.18.0.0/16 [cidr-host-bits]"));
   EXPECT_THAT(errors(pre + "{cidrs: 198.18.0.0/16}]\n"),
-              ElementsAre("10:14: error: missing required field \"cidr\" [missing-field]",
-                          "10:15: error: unknown field \"cidrs\"; did you mean \"cidr\"? "
-                          "[unknown-field]"));
+              ElementsAre("10:15: error: unknown field \"cidrs\"; did you mean \"cidr\"? "
+                          "[unknown-field]",
+                          "10:14: error: missing required field \"cidr\" [missing-field]"));
 }
 
 TEST(LoadNative, SelectorErrorsPointInsideThePlainString) {
@@ -264,15 +268,15 @@ TEST(LoadNative, SelectorErrorsPointInsideThePlainString) {
               ElementsAre("8:17: error: invalid selector: expected a label key [invalid-selector]"));
   EXPECT_THAT(errors("spec:\n  groups:\n    a:\n      selector:\n        matchExpressions:\n"
                      "          - {key: tier, operator: in, values: [x]}\n"),
-              ElementsAre("10:37: error: unknown operator \"in\"; did you mean \"In\"? "
+              ElementsAre("10:35: error: unknown operator \"in\"; did you mean \"In\"? "
                           "[invalid-selector]"));
   EXPECT_THAT(errors("spec:\n  groups:\n    a:\n      selector:\n        matchExpressions:\n"
                      "          - {key: tier, operator: In}\n          - {key: t, operator: Exists, "
                      "values: [x]}\n"),
-              ElementsAre("10:37: error: operator In needs at least one value [invalid-selector]",
-                          "11:46: error: operator Exists takes no values [invalid-selector]"));
+              ElementsAre("10:35: error: operator In needs at least one value [invalid-selector]",
+                          "11:48: error: operator Exists takes no values [invalid-selector]"));
   EXPECT_THAT(errors("spec:\n  groups:\n    a: {selector: {matchLabels: {-x: y}}}\n"),
-              ElementsAre("7:35: error: invalid label key \"-x\": must start and end with a letter "
+              ElementsAre("7:34: error: invalid label key \"-x\": must start and end with a letter "
                           "or digit [invalid-selector]"));
 }
 
@@ -310,7 +314,7 @@ TEST(LoadNative, UndefinedGroupSuggestsTheClosest) {
                      "    - {from: [wbe], to: [web, nothing]}\n"),
               ElementsAre("9:15: error: undefined group \"wbe\"; did you mean \"web\"? "
                           "[undefined-group]",
-                          "9:27: error: undefined group \"nothing\" [undefined-group]"));
+                          "9:31: error: undefined group \"nothing\" [undefined-group]"));
   EXPECT_THAT(errors("spec:\n  allow:\n    - {from: [a], to: [b]}\n"),
               ElementsAre("7:15: error: undefined group \"a\" (no group is defined in the loaded "
                           "policies) [undefined-group]",
@@ -330,9 +334,9 @@ TEST(LoadNative, DuplicateGroupsAndPolicies) {
   const std::string text = std::string(kHeader) + "spec:\n  groups:\n    web: {selector: a=b}\n" +
                            "---\n" + kHeader + "spec:\n  groups:\n    web: {selector: a=c}\n";
   EXPECT_THAT(lines(load_policy_text(text, "p.yaml").diagnostics),
-              ElementsAre("11:9: error: duplicate Policy \"p\" (first defined at p.yaml:4:9) "
+              ElementsAre("12:9: error: duplicate Policy \"p\" (first defined at p.yaml:4:9) "
                           "[duplicate-policy]",
-                          "14:5: error: duplicate group \"web\" (first defined at p.yaml:7:5) "
+                          "15:5: error: duplicate group \"web\" (first defined at p.yaml:7:5) "
                           "[duplicate-group]"));
 }
 
@@ -348,7 +352,7 @@ TEST(LoadNative, InvalidValues) {
               ElementsAre("6:9: error: invalid mode \"enforcing\"; expected enforce or audit "
                           "[invalid-value]"));
   EXPECT_THAT(errors("spec:\n  groups:\n    a: {selector: x=a, isolate: [ingres]}\n"),
-              ElementsAre("7:36: error: invalid direction \"ingres\"; expected ingress or egress "
+              ElementsAre("7:34: error: invalid direction \"ingres\"; expected ingress or egress "
                           "[invalid-value]"));
   EXPECT_THAT(errors("spec:\n  allow:\n    - {from: [], to: [x]}\n"),
               ElementsAre("7:14: error: \"from\" is empty; list group names, \"*\" or {cidr: ...} "
@@ -358,6 +362,120 @@ TEST(LoadNative, InvalidValues) {
 TEST(LoadNative, DuplicateKeysAreErrors) {
   EXPECT_THAT(errors("spec:\n  groups:\n    a: {selector: x=a, selector: x=b}\n"),
               ElementsAre("7:24: error: field \"selector\" is given twice [duplicate-key]"));
+}
+
+}  // namespace
+}  // namespace bulkhead::policy
+
+namespace bulkhead::policy {
+namespace {
+
+using ::testing::ElementsAre;
+using testing::lines;
+
+// A scratch directory removed at the end of the test, whatever happens.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = ::testing::TempDir() + "bulkhead-load-XXXXXX";
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+  std::string write(const std::string& name, const std::string& text) const {
+    const std::string p = path_ + "/" + name;
+    std::ofstream(p) << text;
+    return p;
+  }
+
+ private:
+  std::string path_;
+};
+
+TEST(LoadPaths, EveryExampleLoadsWithoutDiagnostics) {
+  for (const char* ex : {"shop", "kubernetes", "compose", "swarm"}) {
+    auto l = load_policies({std::string(BULKHEAD_SOURCE_DIR) + "/examples/" + ex});
+    EXPECT_THAT(lines(l.diagnostics), ElementsAre()) << ex;
+    EXPECT_FALSE(l.set.policies.empty()) << ex;
+    EXPECT_FALSE(l.set.isolations.empty()) << ex;
+  }
+}
+
+TEST(LoadPaths, DirectoryLoadsYamlFilesSortedAndSkipsInventories) {
+  TempDir d;
+  ASSERT_FALSE(d.path().empty());
+  d.write("b.yml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n");
+  d.write("a.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n");
+  d.write("notes.txt", "not yaml: [");
+  d.write("inventory.yaml", "endpoints: [{name: x, netns: /run/netns/x}]\n");
+  std::filesystem::create_directory(d.path() + "/sub.yaml");
+  auto l = load_policies({d.path()});
+  ASSERT_THAT(lines(l.diagnostics), ElementsAre());
+  ASSERT_EQ(l.files.size(), 3u);
+  EXPECT_EQ(l.files[0], d.path() + "/a.yaml");
+  EXPECT_EQ(l.files[1], d.path() + "/b.yml");
+  EXPECT_EQ(l.files[2], d.path() + "/inventory.yaml");
+  ASSERT_EQ(l.set.namespaces.size(), 2u);
+  EXPECT_EQ(l.set.namespaces[0].name, "a");
+  EXPECT_EQ(l.set.namespaces[0].pos.file, d.path() + "/a.yaml");
+}
+
+TEST(LoadPaths, GroupsResolveAcrossFiles) {
+  TempDir d;
+  const auto rules = d.write("1.yaml", "apiVersion: bulkhead/v1\nkind: Policy\nmetadata: {name: r}\n"
+                                       "spec:\n  allow: [{from: [a], to: [b]}]\n");
+  const auto groups = d.write("2.yaml", "apiVersion: bulkhead/v1\nkind: Policy\nmetadata: {name: "
+                                        "g}\nspec:\n  groups: {a: {selector: x=a}, b: {selector: "
+                                        "x=b}}\n");
+  auto l = load_policies({rules, groups});
+  ASSERT_THAT(lines(l.diagnostics), ElementsAre());
+  EXPECT_EQ(l.set.rules.size(), 2u);
+  EXPECT_EQ(l.set.rules[0].origin.pos.file, rules);
+}
+
+TEST(LoadPaths, UnreadableAndEmpty) {
+  TempDir d;
+  auto l = load_policies({d.path() + "/missing.yaml", d.path()});
+  ASSERT_EQ(l.diagnostics.size(), 2u);
+  EXPECT_EQ(l.diagnostics[0].pos.to_string(), d.path() + "/missing.yaml:1:1");
+  EXPECT_EQ(l.diagnostics[0].message, "cannot read file: No such file or directory");
+  EXPECT_EQ(l.diagnostics[0].rule, "unreadable-file");
+  EXPECT_EQ(l.diagnostics[1].severity, Severity::warning);
+  EXPECT_EQ(l.diagnostics[1].message, "no *.yaml or *.yml files in this directory");
+  EXPECT_EQ(l.diagnostics[1].rule, "empty-directory");
+}
+
+TEST(LoadPaths, YamlSyntaxErrorsCarryTheParserPosition) {
+  auto l = load_policy_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: [a}\n", "s.yaml");
+  EXPECT_THAT(lines(l.diagnostics),
+              ElementsAre("3:20: error: YAML syntax error: illegal flow end "
+                          "[yaml-syntax]"));
+  auto tab = load_policy_text("a:\n\t b: 1\n", "s.yaml");
+  ASSERT_EQ(tab.diagnostics.size(), 1u);
+  EXPECT_EQ(tab.diagnostics[0].rule, "yaml-syntax");
+  EXPECT_EQ(tab.diagnostics[0].pos.line, 2);
+}
+
+TEST(LoadPaths, EmptyDocumentsAreSkippedAndOthersChecked) {
+  auto l = load_policy_text("---\n---\n# only a comment\n---\n- a\n---\nkind: Policy\n", "d.yaml");
+  EXPECT_THAT(lines(l.diagnostics),
+              ElementsAre("5:1: error: expected a document (a map with apiVersion and kind), got a "
+                          "list [wrong-type]",
+                          "7:1: error: missing required field \"apiVersion\" [missing-field]"));
+  EXPECT_TRUE(load_policy_text("", "e.yaml").diagnostics.empty());
+}
+
+TEST(LoadPaths, AliasesCannotMakeTheWalkUnbounded) {
+  // Every alias re-walks its target: a short file could stand for millions of rules.
+  std::string text = std::string(kHeader) +
+                     "spec:\n  groups: {a: {selector: x=a}}\n  allow: [&r {from: [a], to: [a]}";
+  for (int i = 0; i < 70000; ++i) text += ",*r";
+  text += "]\n";
+  auto l = load_policy_text(text, "many.yaml");
+  ASSERT_EQ(l.diagnostics.size(), 1u);
+  EXPECT_EQ(lines(l.diagnostics)[0],
+            "1:1: error: document is too large to check (more than 200000 maps and lists, "
+            "counting aliases) [too-complex]");
 }
 
 }  // namespace

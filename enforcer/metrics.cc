@@ -1,0 +1,93 @@
+#include "enforcer/metrics.h"
+
+namespace bulkhead::daemon {
+namespace {
+
+const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+
+}  // namespace
+
+std::string metrics_bind_address(const std::string& listen) {
+  if (listen.find(':') == std::string::npos) return "127.0.0.1:" + listen;
+  if (listen[0] == ':') return "127.0.0.1" + listen;
+  return listen;
+}
+
+Result<std::unique_ptr<Metrics>> Metrics::start(const std::string& listen) {
+  const std::string addr = metrics_bind_address(listen);
+  try {
+    auto exposer = std::make_unique<prometheus::Exposer>(addr, 1);
+    return std::unique_ptr<Metrics>(new Metrics(std::move(exposer)));
+  } catch (const std::exception& e) {
+    return make_error("metrics listen " + addr, e.what());
+  }
+}
+
+Metrics::Metrics(std::unique_ptr<prometheus::Exposer> exposer)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      exposer_(std::move(exposer)),
+      endpoints_(prometheus::BuildGauge()
+                     .Name("bulkhead_endpoints")
+                     .Help("Endpoints by enforcement state")
+                     .Register(*registry_)),
+      apply_seconds_(prometheus::BuildHistogram()
+                         .Name("bulkhead_apply_duration_seconds")
+                         .Help("Time to apply one endpoint's rules and limits")
+                         .Register(*registry_)
+                         .Add({}, kLatencyBuckets)),
+      event_latency_(prometheus::BuildHistogram()
+                         .Name("bulkhead_event_to_enforced_seconds")
+                         .Help("From a source's event to the committed ruleset")
+                         .Register(*registry_)
+                         .Add({}, kLatencyBuckets)),
+      apply_errors_(prometheus::BuildCounter()
+                        .Name("bulkhead_apply_errors_total")
+                        .Help("Failed applies")
+                        .Register(*registry_)
+                        .Add({})),
+      resyncs_(prometheus::BuildCounter()
+                   .Name("bulkhead_resyncs_total")
+                   .Help("Full drift checks run")
+                   .Register(*registry_)
+                   .Add({})),
+      drift_repairs_(prometheus::BuildCounter()
+                         .Name("bulkhead_drift_repairs_total")
+                         .Help("Endpoints whose kernel state had drifted and was restored")
+                         .Register(*registry_)
+                         .Add({})),
+      reloads_ok_(prometheus::BuildCounter()
+                      .Name("bulkhead_policy_reloads_total")
+                      .Help("Policy and inventory reloads")
+                      .Register(*registry_)
+                      .Add({{"result", "ok"}})),
+      reloads_failed_(prometheus::BuildCounter()
+                          .Name("bulkhead_policy_reloads_total")
+                          .Help("Policy and inventory reloads")
+                          .Register(*registry_)
+                          .Add({{"result", "failed"}})),
+      dropped_(prometheus::BuildGauge()
+                   .Name("bulkhead_dropped_packets")
+                   .Help("Packets dropped by an endpoint's final drop rule since its chain was "
+                         "last replaced")
+                   .Register(*registry_)) {
+  exposer_->RegisterCollectable(registry_);
+}
+
+void Metrics::set_endpoints(const std::string& state, double n) {
+  endpoints_.Add({{"state", state}}).Set(n);
+}
+
+void Metrics::set_dropped(const std::string& endpoint, const std::string& direction,
+                          double packets) {
+  dropped_.Add({{"endpoint", endpoint}, {"direction", direction}}).Set(packets);
+}
+
+void Metrics::forget_endpoint(const std::string& endpoint) {
+  for (const char* dir : {"ingress", "egress"}) {
+    auto& g = dropped_.Add({{"endpoint", endpoint}, {"direction", dir}});
+    dropped_.Remove(&g);
+  }
+}
+
+}  // namespace bulkhead::daemon

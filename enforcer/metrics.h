@@ -1,0 +1,55 @@
+// Prometheus metrics on --metrics-listen, served by prometheus-cpp's exposer (text format).
+// Only the daemon's loop thread updates them; the exposer thread reads them.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+
+namespace bulkhead::daemon {
+
+class Metrics {
+ public:
+  // `listen` is ADDR:PORT, or PORT / :PORT for loopback (127.0.0.1).
+  static Result<std::unique_ptr<Metrics>> start(const std::string& listen);
+
+  void set_endpoints(const std::string& state, double n);  // enforced, failed, pending, unenforceable
+  void observe_apply(double seconds) { apply_seconds_.Observe(seconds); }
+  void observe_event_to_enforced(double seconds) { event_latency_.Observe(seconds); }
+  void count_apply_error() { apply_errors_.Increment(); }
+  void count_resync() { resyncs_.Increment(); }
+  void count_drift_repair() { drift_repairs_.Increment(); }
+  void count_policy_reload(bool ok) { (ok ? reloads_ok_ : reloads_failed_).Increment(); }
+  // Packets the final drop rules counted, per endpoint and direction (a gauge: it mirrors the
+  // kernel counters, which restart when a chain is replaced).
+  void set_dropped(const std::string& endpoint, const std::string& direction, double packets);
+  void forget_endpoint(const std::string& endpoint);
+
+ private:
+  explicit Metrics(std::unique_ptr<prometheus::Exposer> exposer);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  prometheus::Family<prometheus::Gauge>& endpoints_;
+  prometheus::Histogram& apply_seconds_;
+  prometheus::Histogram& event_latency_;
+  prometheus::Counter& apply_errors_;
+  prometheus::Counter& resyncs_;
+  prometheus::Counter& drift_repairs_;
+  prometheus::Counter& reloads_ok_;
+  prometheus::Counter& reloads_failed_;
+  prometheus::Family<prometheus::Gauge>& dropped_;
+};
+
+// "9469" -> "127.0.0.1:9469"; "[::1]:9469" and "0.0.0.0:9469" stay as given.
+std::string metrics_bind_address(const std::string& listen);
+
+}  // namespace bulkhead::daemon

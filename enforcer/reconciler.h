@@ -1,0 +1,65 @@
+// The reconciler: holds the desired Plan per endpoint and what was last applied, and applies
+// only the endpoints whose plan changed (or whose apply failed and is due for a retry).
+// Events only call set_desired(); apply_dirty() is the one place that writes to the kernel.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "netlink/dataplane.h"
+#include "policy/plan.h"
+
+namespace bulkhead::daemon {
+
+using Clock = std::chrono::steady_clock;
+
+struct EndpointState {
+  policy::EndpointPlan desired;
+  std::optional<policy::EndpointPlan> applied;  // what the kernel holds, as far as we know
+  bool dirty = true;
+  int failures = 0;                 // consecutive
+  Clock::time_point retry_at{};     // when a failed endpoint may be tried again
+  std::string last_error;
+  std::chrono::system_clock::time_point last_apply{};
+  double last_apply_ms = 0;
+};
+
+struct ApplyOutcome {
+  std::string endpoint;
+  std::string netns;
+  bool removed = false;  // the endpoint left; its objects were taken away
+  Status status;
+  double ms = 0;
+};
+
+class Reconciler {
+ public:
+  explicit Reconciler(netlink::Dataplane& dp) : dp_(dp) {}
+
+  // Replaces the desired state. Endpoints whose plan is unchanged stay clean; new, changed and
+  // departed endpoints become dirty.
+  void set_desired(const policy::Plan& plan);
+  // Applies every dirty endpoint that is due, each independently: one failure never blocks the
+  // others. Failed endpoints are retried with exponential backoff.
+  std::vector<ApplyOutcome> apply_dirty(Clock::time_point now);
+  // Reads back every applied endpoint and marks those whose kernel state differs from the
+  // plan dirty. Returns their names.
+  std::vector<std::string> check_drift();
+
+  // The earliest retry deadline of a failed endpoint, if any.
+  std::optional<Clock::time_point> next_retry() const;
+  bool has_due_work(Clock::time_point now) const;
+  const std::map<std::string, EndpointState>& endpoints() const { return endpoints_; }
+
+ private:
+  netlink::Dataplane& dp_;
+  std::map<std::string, EndpointState> endpoints_;
+  std::map<std::string, std::string> departed_;  // endpoint name -> netns, awaiting cleanup
+};
+
+}  // namespace bulkhead::daemon

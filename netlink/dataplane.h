@@ -1,0 +1,53 @@
+// The daemon's narrow view of the kernel: bring a namespace to its EndpointPlan, remove
+// bulkhead's objects, observe what is there. KernelDataplane does it for real; FakeDataplane
+// (fake_dataplane.h) records operations as text for reconciler tests.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/result.h"
+#include "netlink/nft_apply.h"
+#include "policy/plan.h"
+
+namespace bulkhead::netlink {
+
+// What bulkhead's objects in a namespace look like now.
+struct Observed {
+  std::optional<policy::NftTable> table;  // nullopt: no `inet bulkhead` table
+  policy::TcPlan tc;
+  uint64_t netns_inode = 0;  // identity of the namespace the observation came from
+};
+
+struct ApplyOutcome {
+  NftChange nft = NftChange::none;
+  bool tc_changed = false;
+};
+
+// Drift check: whether `observed` already is `plan` (table compared in kernel form, limits
+// within the kernel's rounding of bursts).
+bool in_sync(const Observed& observed, const policy::EndpointPlan& plan);
+
+class Dataplane {
+ public:
+  virtual ~Dataplane() = default;
+
+  // Brings plan.netns to the plan with the smallest change: set elements only when the table's
+  // shape is unchanged (rule counters survive), else an atomic table replace; no table when
+  // plan.table is nullopt; tc limits added, changed or removed. The nftables part is one
+  // transaction: on error the previous table is untouched.
+  virtual Status apply(const policy::EndpointPlan& plan, ApplyOutcome* outcome = nullptr) = 0;
+  // Removes bulkhead's table, qdiscs and ifb. A namespace that no longer exists is fine.
+  virtual Status remove(const std::string& netns_path) = 0;
+  virtual Result<Observed> observe(const std::string& netns_path) = 0;
+  // Drops cached handles and sockets of a namespace (its endpoint went away).
+  virtual void forget(const std::string& netns_path) = 0;
+};
+
+// The real thing. Keeps, per namespace path, the namespace fd and netlink sockets opened inside
+// it; a path whose namespace inode changed (restarted container) is reopened. Calls are
+// serialized internally.
+std::unique_ptr<Dataplane> make_kernel_dataplane();
+
+}  // namespace bulkhead::netlink

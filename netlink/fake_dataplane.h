@@ -1,0 +1,48 @@
+// A Dataplane that only records: every change as one deterministic text line, the namespace
+// state it would produce kept in memory. For golden tests of the reconciler.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "netlink/dataplane.h"
+
+namespace bulkhead::netlink {
+
+class FakeDataplane final : public Dataplane {
+ public:
+  // Lines look like:
+  //   apply web (/run/netns/web): nft replaced, tc egress=50000000bit/62500B ingress=-
+  //   apply web (/run/netns/web): nft elements peers_x +2 -1
+  //   apply web (/run/netns/web): nft deleted, tc removed
+  //   remove /run/netns/web
+  //   error apply web (/run/netns/web): <injected error>
+  // An apply that changes nothing records nothing.
+  Status apply(const policy::EndpointPlan& plan, ApplyOutcome* outcome = nullptr) override;
+  Status remove(const std::string& netns_path) override;
+  Result<Observed> observe(const std::string& netns_path) override;
+  void forget(const std::string& netns_path) override;
+
+  const std::vector<std::string>& lines() const { return lines_; }
+  std::string text() const;  // lines joined with '\n', each ending with one
+  void clear_lines() { lines_.clear(); }
+
+  // The next operation on `netns_path` fails with `error` and changes nothing.
+  void fail_next(const std::string& netns_path, Error error);
+  // Pretends someone changed the namespace behind bulkhead's back (drift).
+  void set_observed(const std::string& netns_path, Observed observed);
+  // Namespaces that observe() reports as gone (ENOENT).
+  void set_missing(const std::string& netns_path, bool missing);
+
+ private:
+  std::optional<Error> take_failure(const std::string& path, const std::string& what);
+
+  std::map<std::string, Observed> state_;
+  std::map<std::string, Error> failures_;
+  std::map<std::string, bool> missing_;
+  std::vector<std::string> lines_;
+};
+
+}  // namespace bulkhead::netlink

@@ -1,0 +1,17 @@
+// libFuzzer target: policy loading must never crash, hang or throw, whatever the bytes.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "policy/lint.h"
+#include "policy/load.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto l = bulkhead::policy::load_policy_text(text, "fuzz.yaml");
+  // The formatters see every message the loader can build, including odd bytes in values.
+  (void)bulkhead::policy::format_json(l.diagnostics);
+  (void)bulkhead::policy::format_sarif(l.diagnostics);
+  for (const auto& r : l.set.rules) (void)r.subject.pods.canonical();
+  return 0;
+}

@@ -1,0 +1,153 @@
+// KernelDataplane against real namespaces, FakeDataplane's recorded lines.
+#include "netlink/dataplane.h"
+
+#include <gtest/gtest.h>
+
+#include "netlink/fake_dataplane.h"
+#include "tests/netlink/netns_fixture.h"
+#include "tests/netlink/nft_tables.h"
+
+namespace bulkhead::netlink {
+namespace {
+
+using namespace testing;  // NOLINT
+
+policy::EndpointPlan endpoint_plan(const std::string& name, const std::string& path) {
+  policy::EndpointPlan p;
+  p.endpoint = name;
+  p.netns = path;
+  p.table = sample_table({range("198.18.0.0", "198.18.0.15")}, 8080);
+  p.tc.egress = policy::TcLimit{50'000'000, 62'500};
+  p.tc.ingress = policy::TcLimit{20'000'000, 25'000};
+  return p;
+}
+
+TEST(KernelDataplane, AppliesObservesUpdatesAndRemoves) {
+  TestNamespaces nets;
+  std::string a = nets.add("dpa"), b = nets.add("dpb");
+  nets.link(a, "198.18.3.1/24", b, "198.18.3.2/24");
+  auto dp = make_kernel_dataplane();
+  policy::EndpointPlan plan = endpoint_plan("b", TestNamespaces::path(b));
+
+  ApplyOutcome out;
+  auto st = dp->apply(plan, &out);
+  ASSERT_TRUE(st.ok()) << st.error().to_string();
+  EXPECT_EQ(out.nft, NftChange::replaced);
+  EXPECT_TRUE(out.tc_changed);
+  auto seen = dp->observe(plan.netns);
+  ASSERT_TRUE(seen.ok()) << seen.error().to_string();
+  EXPECT_TRUE(in_sync(*seen, plan));
+
+  ASSERT_TRUE(dp->apply(plan, &out).ok());
+  EXPECT_EQ(out.nft, NftChange::none);
+  EXPECT_FALSE(out.tc_changed);
+
+  plan.table->sets[0].elements.push_back(host("198.18.0.99"));
+  ASSERT_TRUE(dp->apply(plan, &out).ok());
+  EXPECT_EQ(out.nft, NftChange::elements);
+  EXPECT_FALSE(out.tc_changed);
+
+  plan.table.reset();
+  plan.tc = {};
+  ASSERT_TRUE(dp->apply(plan, &out).ok());
+  EXPECT_EQ(out.nft, NftChange::deleted);
+  EXPECT_TRUE(out.tc_changed);
+  seen = dp->observe(plan.netns);
+  ASSERT_TRUE(seen.ok());
+  EXPECT_FALSE(seen->table.has_value());
+  EXPECT_TRUE(seen->tc.empty());
+  EXPECT_NE(sh("ip -n " + b + " link show bh-ifb0"), 0);
+}
+
+TEST(KernelDataplane, RemoveCleansUpAndToleratesAGoneNamespace) {
+  TestNamespaces nets;
+  std::string a = nets.add("dra"), b = nets.add("drb");
+  nets.link(a, "198.18.4.1/24", b, "198.18.4.2/24");
+  auto dp = make_kernel_dataplane();
+  policy::EndpointPlan plan = endpoint_plan("b", TestNamespaces::path(b));
+  ASSERT_TRUE(dp->apply(plan).ok());
+  ASSERT_TRUE(dp->remove(plan.netns).ok());
+  std::string out;
+  EXPECT_NE(sh("ip netns exec " + b + " nft list table inet bulkhead", &out), 0);
+  EXPECT_NE(sh("ip -n " + b + " link show bh-ifb0"), 0);
+  sh("tc -n " + b + " qdisc show dev eth0", &out);
+  EXPECT_EQ(out.find("htb"), std::string::npos) << out;
+  EXPECT_TRUE(dp->remove("/run/netns/" + run_prefix() + "never-existed").ok());
+}
+
+TEST(KernelDataplane, ReopensANamespaceThatWasRecreatedUnderTheSamePath) {
+  TestNamespaces nets;
+  std::string b = nets.add("dre");
+  auto dp = make_kernel_dataplane();
+  policy::EndpointPlan plan = endpoint_plan("b", TestNamespaces::path(b));
+  plan.tc = {};  // no interface besides lo here
+  ASSERT_TRUE(dp->apply(plan).ok());
+  auto first = dp->observe(plan.netns);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(sh("ip netns del " + b), 0);
+  ASSERT_EQ(sh("ip netns add " + b), 0);
+  auto fresh = dp->observe(plan.netns);
+  ASSERT_TRUE(fresh.ok()) << fresh.error().to_string();
+  EXPECT_NE(fresh->netns_inode, first->netns_inode);
+  EXPECT_FALSE(fresh->table.has_value()) << "observed the old namespace";
+  ApplyOutcome out;
+  ASSERT_TRUE(dp->apply(plan, &out).ok());
+  EXPECT_EQ(out.nft, NftChange::replaced);
+}
+
+TEST(KernelDataplane, ErrorNamesTheEndpointAndTheObject) {
+  TestNamespaces nets;
+  std::string b = nets.add("der");
+  auto dp = make_kernel_dataplane();
+  policy::EndpointPlan plan = endpoint_plan("b", TestNamespaces::path(b));
+  plan.tc = {};
+  plan.table->sets.push_back(policy::NftSet{std::string(300, 'y'), 4, false, {}});
+  auto st = dp->apply(plan);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().to_string().find("endpoint b"), std::string::npos);
+  EXPECT_NE(st.error().to_string().find("add set inet bulkhead yyy"), std::string::npos);
+}
+
+TEST(FakeDataplane, RecordsChangesAsLines) {
+  FakeDataplane fake;
+  policy::EndpointPlan plan = endpoint_plan("web", "/run/netns/web");
+  ASSERT_TRUE(fake.apply(plan).ok());
+  ASSERT_TRUE(fake.apply(plan).ok());  // nothing to do: no line
+  plan.table->sets[0].elements = {range("198.18.0.0", "198.18.0.7"), host("198.18.0.99")};
+  ASSERT_TRUE(fake.apply(plan).ok());
+  fake.fail_next(plan.netns, make_error("nft transaction", "injected", EPERM));
+  EXPECT_FALSE(fake.apply(plan).ok());
+  plan.table.reset();
+  plan.tc = {};
+  ASSERT_TRUE(fake.apply(plan).ok());
+  ASSERT_TRUE(fake.remove(plan.netns).ok());
+  EXPECT_EQ(fake.text(),
+            "apply web (/run/netns/web): nft replaced, tc egress=50000000bit/62500B "
+            "ingress=20000000bit/25000B\n"
+            "apply web (/run/netns/web): nft elements peers4 +2 -1\n"
+            "error apply web (/run/netns/web): nft transaction: injected: Operation not "
+            "permitted\n"
+            "apply web (/run/netns/web): nft deleted, tc removed\n"
+            "remove /run/netns/web\n");
+}
+
+TEST(FakeDataplane, ObserveShowsInjectedDrift) {
+  FakeDataplane fake;
+  policy::EndpointPlan plan = endpoint_plan("web", "/run/netns/web");
+  ASSERT_TRUE(fake.apply(plan).ok());
+  auto seen = fake.observe(plan.netns);
+  ASSERT_TRUE(seen.ok());
+  EXPECT_TRUE(in_sync(*seen, plan));
+  Observed drifted = *seen;
+  drifted.table->chains[0].rules.pop_back();
+  fake.set_observed(plan.netns, drifted);
+  seen = fake.observe(plan.netns);
+  ASSERT_TRUE(seen.ok());
+  EXPECT_FALSE(in_sync(*seen, plan));
+  fake.clear_lines();
+  ASSERT_TRUE(fake.apply(plan).ok());
+  EXPECT_EQ(fake.text(), "apply web (/run/netns/web): nft replaced\n");
+}
+
+}  // namespace
+}  // namespace bulkhead::netlink
