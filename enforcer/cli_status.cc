@@ -9,13 +9,13 @@
 namespace bulkhead::cli {
 namespace {
 
-std::string str(const nlohmann::json& j, const char* key) {
+std::string str(const nlohmann::ordered_json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return "-";
   return it->is_string() ? it->get<std::string>() : it->dump();
 }
 
-void print_human(const nlohmann::json& doc) {
+void print_human(const nlohmann::ordered_json& doc) {
   if (doc.contains("policies")) {
     std::cout << "policies:\n";
     for (const auto& p : doc["policies"])
@@ -27,7 +27,7 @@ void print_human(const nlohmann::json& doc) {
             << std::setw(18) << "ADDRESS" << std::setw(10) << "APPLY-MS" << std::setw(10)
             << "ALLOWED" << std::setw(10) << "DROPPED"
             << "NETNS\n";
-  for (const auto& e : doc.value("endpoints", nlohmann::json::array())) {
+  for (const auto& e : doc.value("endpoints", nlohmann::ordered_json::array())) {
     std::string addr = "-";
     if (e.contains("addresses") && !e["addresses"].empty()) addr = e["addresses"][0];
     std::cout << "  " << std::left << std::setw(20) << str(e, "name") << std::setw(11)
@@ -62,7 +62,7 @@ int run_status(const Args& args) {
     std::cerr << "bulkhead status: " << doc.error().to_string() << "\n";
     return kExitUsage;
   }
-  auto j = nlohmann::json::parse(*doc, nullptr, false);
+  auto j = nlohmann::ordered_json::parse(*doc, nullptr, false);
   if (j.is_discarded()) {
     std::cerr << "bulkhead status: the daemon's answer is not JSON\n";
     return kExitUsage;

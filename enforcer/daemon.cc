@@ -2,41 +2,35 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "enforcer/file_watch.h"
 #include "enforcer/log.h"
-#include "enforcer/reconciler.h"
+#include "enforcer/status_socket.h"
 #include "netlink/link_addresses.h"
 #include "netlink/netns.h"
 #include "policy/compile.h"
 #include "policy/load.h"
+#include "policy/render.h"
 
 namespace bulkhead::daemon {
 namespace {
 
-struct Inputs {
-  policy::PolicySet policies;
-  policy::Endpoints endpoints;
-};
+constexpr size_t kRecentErrors = 20;
 
 void log_diagnostics(const policy::Diagnostics& diags) {
   for (const auto& d : diags) {
     log::write(d.severity == policy::Severity::error ? spdlog::level::err : spdlog::level::warn,
-               d.message,
-               {{"pos", d.pos.to_string()}, {"rule", d.rule}});
+               d.message, {{"pos", d.pos.to_string()}, {"rule", d.rule}});
   }
-}
-
-std::optional<policy::PolicySet> load_policy_set(const Options& opts) {
-  auto load = policy::load_policies(opts.policies);
-  log_diagnostics(load.diagnostics);
-  if (policy::has_errors(load.diagnostics)) return std::nullopt;
-  return std::move(load.set);
 }
 
 // Inventory entries may leave addresses out: they are read from the namespace itself.
@@ -49,48 +43,9 @@ void fill_addresses(policy::Endpoints& endpoints) {
     if (addrs.ok())
       ep.addresses = std::move(*addrs);
     else
-      log::warn("cannot read addresses", {{"endpoint", ep.name}, {"error", addrs.error().to_string()}});
+      log::warn("cannot read addresses",
+                {{"endpoint", ep.name}, {"error", addrs.error().to_string()}});
   }
-}
-
-std::optional<policy::Endpoints> load_endpoints(const Options& opts) {
-  policy::Endpoints all;
-  for (const auto& src : opts.sources) {
-    auto inv = policy::load_inventory(src.path);
-    log_diagnostics(inv.diagnostics);
-    if (policy::has_errors(inv.diagnostics)) return std::nullopt;
-    all.insert(all.end(), inv.endpoints.begin(), inv.endpoints.end());
-  }
-  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
-  fill_addresses(all);
-  for (size_t i = 1; i < all.size(); ++i) {
-    if (all[i].name == all[i - 1].name) {
-      log::error("endpoint defined by two sources", {{"endpoint", all[i].name}});
-      return std::nullopt;
-    }
-  }
-  return all;
-}
-
-// Applies what is due and logs each outcome. Returns the number of failures.
-int apply(Reconciler& rec) {
-  int failed = 0;
-  for (const auto& o : rec.apply_dirty(Clock::now())) {
-    log::Fields f{{"endpoint", o.endpoint}, {"netns", o.netns},
-                  {"ms", fmt::format("{:.2f}", o.ms)}};
-    if (o.status.ok()) {
-      log::info(o.removed ? "endpoint released" : "endpoint enforced", f);
-    } else {
-      f.emplace_back("error", o.status.error().to_string());
-      if (o.removed) {
-        log::warn("endpoint release failed", f);
-      } else {
-        ++failed;
-        log::error("endpoint apply failed", f);
-      }
-    }
-  }
-  return failed;
 }
 
 class Fd {
@@ -107,66 +62,286 @@ class Fd {
   int fd_;
 };
 
+std::string iso_time(std::chrono::system_clock::time_point t) {
+  if (t.time_since_epoch().count() == 0) return "";
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm;
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 }  // namespace
 
-int run(const Options& opts, netlink::Dataplane& dataplane) {
-  for (const auto& s : opts.sources) {
-    if (s.kind == SourceSpec::Kind::docker) {
-      std::cerr << "bulkheadd: the docker source is not available in this build yet; use "
-                   "--source inventory:FILE\n";
-      return 2;
+Daemon::Daemon(const Options& opts, netlink::Dataplane& dataplane)
+    : opts_(opts), dataplane_(dataplane), reconciler_(dataplane) {
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+Daemon::~Daemon() {
+  for (auto& s : sources_) s->stop();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+bool Daemon::load_policies() {
+  auto load = policy::load_policies(opts_.policies);
+  log_diagnostics(load.diagnostics);
+  if (policy::has_errors(load.diagnostics)) return false;
+  policies_ = std::move(load.set);
+  return true;
+}
+
+void Daemon::refresh_desired() {
+  policy::Endpoints all;
+  std::vector<Unenforceable> unenforceable;
+  for (auto& src : sources_) {
+    Snapshot snap = src->snapshot();
+    // No writes until every source has read its first full list: a partial view would remove
+    // the tables of endpoints that simply were not listed yet.
+    if (!snap.ready) return;
+    all.insert(all.end(), snap.endpoints.begin(), snap.endpoints.end());
+    unenforceable.insert(unenforceable.end(), snap.unenforceable.begin(),
+                         snap.unenforceable.end());
+  }
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  auto dup = std::adjacent_find(all.begin(), all.end(),
+                                [](const auto& a, const auto& b) { return a.name == b.name; });
+  if (dup != all.end()) {
+    remember_error("endpoint " + dup->name + " is defined by two sources; keeping the last state");
+    log::error("endpoint defined by two sources", {{"endpoint", dup->name}});
+    return;
+  }
+  fill_addresses(all);
+  unenforceable_ = std::move(unenforceable);
+  reconciler_.set_desired(policy::compile(*policies_, all));
+}
+
+int Daemon::apply_due() {
+  int failed = 0;
+  bool applied_any = false;
+  for (const auto& o : reconciler_.apply_dirty(Clock::now())) {
+    log::Fields f{{"endpoint", o.endpoint}, {"netns", o.netns}, {"ms", fmt::format("{:.2f}", o.ms)}};
+    if (o.status.ok()) {
+      applied_any = true;
+      if (metrics_) metrics_->observe_apply(o.ms / 1000.0);
+      if (o.removed && metrics_) metrics_->forget_endpoint(o.endpoint);
+      log::info(o.removed ? "endpoint released" : "endpoint enforced", f);
+      continue;
+    }
+    f.emplace_back("error", o.status.error().to_string());
+    remember_error(o.endpoint + ": " + o.status.error().to_string());
+    if (metrics_) metrics_->count_apply_error();
+    if (o.removed) {
+      log::warn("endpoint release failed", f);
+    } else {
+      ++failed;
+      log::error("endpoint apply failed", f);
     }
   }
-  auto policies = load_policy_set(opts);
-  if (!policies) {
+  if (applied_any && pending_event_ && metrics_) {
+    metrics_->observe_event_to_enforced(
+        std::chrono::duration<double>(Clock::now() - *pending_event_).count());
+  }
+  pending_event_.reset();
+  publish_endpoint_metrics();
+  return failed;
+}
+
+void Daemon::check_drift() {
+  if (metrics_) metrics_->count_resync();
+  for (const auto& name : reconciler_.check_drift()) {
+    log::warn("drift detected; repairing", {{"endpoint", name}});
+    if (metrics_) metrics_->count_drift_repair();
+  }
+}
+
+void Daemon::publish_endpoint_metrics() {
+  if (!metrics_) return;
+  double enforced = 0, failed = 0, pending = 0;
+  for (const auto& [name, st] : reconciler_.endpoints()) {
+    if (!st.dirty)
+      ++enforced;
+    else if (st.failures > 0)
+      ++failed;
+    else
+      ++pending;
+  }
+  metrics_->set_endpoints("enforced", enforced);
+  metrics_->set_endpoints("failed", failed);
+  metrics_->set_endpoints("pending", pending);
+  metrics_->set_endpoints("unenforceable", static_cast<double>(unenforceable_.size()));
+}
+
+void Daemon::remember_error(const std::string& text) {
+  recent_errors_.push_back(iso_time(std::chrono::system_clock::now()) + " " + text);
+  while (recent_errors_.size() > kRecentErrors) recent_errors_.pop_front();
+}
+
+std::string Daemon::status_document() {
+  nlohmann::ordered_json doc;
+  doc["daemon"] = {{"pid", ::getpid()}};
+  auto& pols = doc["policies"] = nlohmann::ordered_json::array();
+  if (policies_) {
+    for (const auto& p : policies_->policies)
+      pols.push_back({{"name", p.name},
+                      {"kind", p.kind},
+                      {"mode", p.audit ? "audit" : "enforce"},
+                      {"source", p.pos.to_string()}});
+  }
+  auto& eps = doc["endpoints"] = nlohmann::ordered_json::array();
+  for (const auto& [name, st] : reconciler_.endpoints()) {
+    nlohmann::ordered_json e;
+    e["name"] = name;
+    e["state"] = !st.dirty ? "enforced" : st.failures > 0 ? "failed" : "pending";
+    e["netns"] = st.desired.netns;
+    e["isolated"] = st.desired.table.has_value();
+    e["bandwidth_limited"] = !st.desired.tc.empty();
+    e["error"] = st.last_error;
+    e["last_apply"] = iso_time(st.last_apply);
+    e["apply_ms"] = std::round(st.last_apply_ms * 1000) / 1000;
+    uint64_t allowed = 0, dropped = 0;
+    auto& rules = e["rules"] = nlohmann::ordered_json::array();
+    // Counters are read from the kernel on request, so they are as fresh as the answer.
+    if (!st.dirty && st.desired.table) {
+      if (auto seen = dataplane_.observe(st.desired.netns); seen.ok() && seen->table) {
+        for (const auto& chain : seen->table->chains) {
+          uint64_t chain_drop = 0;
+          for (const auto& r : chain.rules) {
+            if (!r.counter) continue;
+            if (r.kind == policy::RuleKind::final_drop) {
+              dropped += r.packets;
+              chain_drop += r.packets;
+            } else {
+              allowed += r.packets;
+            }
+            rules.push_back({{"chain", chain.name},
+                             {"comment", r.comment},
+                             {"packets", r.packets},
+                             {"bytes", r.bytes}});
+          }
+          if (metrics_) metrics_->set_dropped(name, chain.name, static_cast<double>(chain_drop));
+        }
+      }
+    }
+    e["allowed_packets"] = allowed;
+    e["dropped_packets"] = dropped;
+    eps.push_back(std::move(e));
+  }
+  auto& un = doc["unenforceable"] = nlohmann::ordered_json::array();
+  for (const auto& u : unenforceable_) un.push_back({{"name", u.name}, {"reason", u.reason}});
+  auto& srcs = doc["sources"] = nlohmann::ordered_json::array();
+  for (auto& s : sources_) {
+    auto snap = s->snapshot();
+    srcs.push_back({{"name", s->name()}, {"ready", snap.ready}, {"error", snap.error}});
+  }
+  doc["errors"] = recent_errors_;
+  return doc.dump(2) + "\n";
+}
+
+sigset_t handled_signals() {
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int sig : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&mask, sig);
+  return mask;
+}
+
+int Daemon::run() {
+  auto wake = [fd = wake_fd_] {
+    uint64_t one = 1;
+    (void)!::write(fd, &one, sizeof(one));
+  };
+  for (const auto& spec : opts_.sources) {
+    if (spec.kind == SourceSpec::Kind::inventory) {
+      auto inv = std::make_unique<InventorySource>(spec.path);
+      inventories_.push_back(inv.get());
+      sources_.push_back(std::move(inv));
+    } else {
+      auto docker = make_docker_source(spec.path);
+      if (!docker) {
+        std::cerr << "bulkheadd: the docker source is not available in this build\n";
+        return 2;
+      }
+      sources_.push_back(std::move(docker));
+    }
+  }
+  if (!load_policies()) {
     std::cerr << "bulkheadd: the policies did not load; nothing was changed\n";
     return 2;
   }
-  auto endpoints = load_endpoints(opts);
-  if (!endpoints) {
-    std::cerr << "bulkheadd: the endpoints did not load; nothing was changed\n";
-    return 2;
+  for (auto& src : sources_) {
+    if (Status s = src->start(wake); !s.ok()) {
+      std::cerr << "bulkheadd: " << s.error().to_string() << "; nothing was changed\n";
+      return 2;
+    }
   }
 
-  Reconciler rec(dataplane);
-  rec.set_desired(policy::compile(*policies, *endpoints));
-  int failed = apply(rec);
-
-  if (opts.once) {
-    if (failed == 0) return 0;
-    for (const auto& [name, st] : rec.endpoints())
+  if (opts_.once) {
+    // Wait (bounded) for every source's first full list.
+    for (int i = 0; i < 300; ++i) {
+      bool ready = std::all_of(sources_.begin(), sources_.end(),
+                               [](auto& s) { return s->snapshot().ready; });
+      if (ready) break;
+      ::usleep(100 * 1000);
+    }
+    refresh_desired();
+    if (reconciler_.endpoints().empty() && !std::all_of(sources_.begin(), sources_.end(), [](auto& s) {
+          return s->snapshot().ready;
+        })) {
+      std::cerr << "bulkheadd: a source never delivered its first list; nothing was changed\n";
+      return 1;
+    }
+    if (apply_due() == 0) return 0;
+    for (const auto& [name, st] : reconciler_.endpoints())
       if (st.dirty)
         std::cerr << "bulkheadd: endpoint " << name << " (" << st.desired.netns
                   << ") not enforced: " << st.last_error << "\n";
     return 1;
   }
 
-  sigset_t mask;
-  sigemptyset(&mask);
-  for (int sig : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&mask, sig);
-  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  if (!opts_.metrics_listen.empty()) {
+    auto m = Metrics::start(opts_.metrics_listen);
+    if (!m.ok()) {
+      std::cerr << "bulkheadd: " << m.error().to_string() << "\n";
+      return 2;
+    }
+    metrics_ = std::move(*m);
+  }
+  auto status = StatusSocket::listen(opts_.status_socket);
+  if (!status.ok()) {
+    std::cerr << "bulkheadd: " << status.error().to_string() << "\n";
+    return 2;
+  }
+
+  sigset_t mask = handled_signals();
   Fd sigfd(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
   Fd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-  itimerspec its{{opts.resync_interval_s, 0}, {opts.resync_interval_s, 0}};
+  itimerspec its{{opts_.resync_interval_s, 0}, {opts_.resync_interval_s, 0}};
   ::timerfd_settime(timer.get(), 0, &its, nullptr);
-
-  std::vector<std::string> watched = opts.policies;
-  for (const auto& s : opts.sources) watched.push_back(s.path);
+  std::vector<std::string> watched = opts_.policies;
+  for (auto* inv : inventories_) watched.push_back(inv->path());
   FileWatch watch(watched);
-  log::info("bulkheadd running", {{"endpoints", std::to_string(endpoints->size())}});
+
+  refresh_desired();
+  apply_due();
+  log::info("bulkheadd running", {{"endpoints", std::to_string(reconciler_.endpoints().size())}});
 
   for (;;) {
     int timeout_ms = -1;
-    if (auto t = rec.next_retry()) {
+    if (auto t = reconciler_.next_retry()) {
       auto d = std::chrono::duration_cast<std::chrono::milliseconds>(*t - Clock::now()).count();
       timeout_ms = static_cast<int>(std::max<long>(0, d));
     }
-    pollfd fds[3] = {{sigfd.get(), POLLIN, 0}, {timer.get(), POLLIN, 0}, {watch.fd(), POLLIN, 0}};
-    if (::poll(fds, 3, timeout_ms) < 0 && errno != EINTR) {
+    pollfd fds[5] = {{sigfd.get(), POLLIN, 0},
+                     {timer.get(), POLLIN, 0},
+                     {watch.fd(), POLLIN, 0},
+                     {wake_fd_, POLLIN, 0},
+                     {status->fd(), POLLIN, 0}};
+    if (::poll(fds, 5, timeout_ms) < 0 && errno != EINTR) {
       log::error("poll failed", {{"error", std::strerror(errno)}});
       return 1;
     }
-    bool reload = false;
+    bool reload = false, sources_changed = false;
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo si;
       while (::read(sigfd.get(), &si, sizeof(si)) == sizeof(si)) {
@@ -186,24 +361,35 @@ int run(const Options& opts, netlink::Dataplane& dataplane) {
       watch.drain();
     }
     if (reload) {
-      auto p = load_policy_set(opts);
-      auto e = load_endpoints(opts);
-      if (!p || !e) {
+      bool ok = load_policies();
+      for (auto* inv : inventories_) {
+        auto diags = inv->reload();
+        log_diagnostics(diags);
+        ok = ok && !policy::has_errors(diags);
+      }
+      if (metrics_) metrics_->count_policy_reload(ok);
+      if (!ok) {
+        remember_error("reload failed; the running enforcement is kept as it was");
         log::error("reload failed; the running enforcement is kept as it was");
       } else {
-        policies = std::move(p);
-        endpoints = std::move(e);
-        rec.set_desired(policy::compile(*policies, *endpoints));
-        log::info("reloaded", {{"endpoints", std::to_string(endpoints->size())}});
+        log::info("reloaded");
       }
+      sources_changed = true;
     }
+    if (fds[3].revents & POLLIN) {
+      uint64_t n;
+      (void)!::read(wake_fd_, &n, sizeof(n));
+      if (!pending_event_) pending_event_ = Clock::now();
+      sources_changed = true;
+    }
+    if (sources_changed) refresh_desired();
     if (fds[1].revents & POLLIN) {
       uint64_t ticks;
       (void)!::read(timer.get(), &ticks, sizeof(ticks));
-      for (const auto& name : rec.check_drift())
-        log::warn("drift detected; repairing", {{"endpoint", name}});
+      check_drift();
     }
-    if (rec.has_due_work(Clock::now())) apply(rec);
+    if (reconciler_.has_due_work(Clock::now())) apply_due();
+    if (fds[4].revents & POLLIN) status->serve_one([this] { return status_document(); });
   }
 }
 

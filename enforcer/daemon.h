@@ -1,14 +1,61 @@
-// bulkheadd's main loop: load policies and endpoints, compile, reconcile; in long-running mode
-// react to file changes, SIGHUP and the resync timer; exit cleanly on SIGTERM/SIGINT, leaving
-// enforcement in place.
+// bulkheadd's main loop: load policies, gather endpoints from the sources, compile, reconcile;
+// in long-running mode react to source events, file changes, SIGHUP and the resync timer, serve
+// status and metrics; exit cleanly on SIGTERM/SIGINT, leaving enforcement in place.
 #pragma once
 
+#include <signal.h>
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "enforcer/daemon_options.h"
+#include "enforcer/inventory_source.h"
+#include "enforcer/metrics.h"
+#include "enforcer/reconciler.h"
+#include "enforcer/source.h"
 #include "netlink/dataplane.h"
+#include "policy/model.h"
 
 namespace bulkhead::daemon {
 
-// Returns the process exit code.
-int run(const Options& opts, netlink::Dataplane& dataplane);
+class Daemon {
+ public:
+  Daemon(const Options& opts, netlink::Dataplane& dataplane);
+  ~Daemon();
+  // Returns the process exit code.
+  int run();
+
+ private:
+  bool load_policies();
+  // Takes every source's snapshot and, once all are ready, recompiles the desired state.
+  void refresh_desired();
+  int apply_due();
+  void check_drift();
+  std::string status_document();
+  void remember_error(const std::string& text);
+  void publish_endpoint_metrics();
+
+  const Options& opts_;
+  netlink::Dataplane& dataplane_;
+  Reconciler reconciler_;
+  std::vector<std::unique_ptr<Source>> sources_;
+  std::vector<InventorySource*> inventories_;
+  int wake_fd_ = -1;  // eventfd: a source saw a change
+  std::optional<policy::PolicySet> policies_;
+  std::vector<Unenforceable> unenforceable_;
+  std::unique_ptr<Metrics> metrics_;
+  std::deque<std::string> recent_errors_;
+  std::optional<Clock::time_point> pending_event_;  // first unapplied source change
+};
+
+// SIGHUP, SIGTERM and SIGINT: the daemon reads them through a signalfd. main() blocks them before
+// any thread starts (metrics, sources), so that no other thread takes the default action.
+sigset_t handled_signals();
+
+// Makes a source for --source docker[:SOCKET]; returns nullptr when it is not available.
+std::unique_ptr<Source> make_docker_source(const std::string& socket_path);
 
 }  // namespace bulkhead::daemon

@@ -1,4 +1,6 @@
 // bulkheadd: the node daemon. Thin main over enforcer/daemon.
+#include <signal.h>
+
 #include <iostream>
 
 #include "enforcer/daemon.h"
@@ -13,9 +15,14 @@ int main(int argc, char** argv) {
     std::cerr << "bulkheadd: bad --log-level or --log-format\n";
     return 2;
   }
+  if (!opts->once) {
+    sigset_t mask = bulkhead::daemon::handled_signals();
+    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  }
   try {
     auto dataplane = bulkhead::netlink::make_kernel_dataplane();
-    return bulkhead::daemon::run(*opts, *dataplane);
+    bulkhead::daemon::Daemon daemon(*opts, *dataplane);
+    return daemon.run();
   } catch (const std::exception& e) {
     std::cerr << "bulkheadd: internal error: " << e.what() << "\n";
     return 1;

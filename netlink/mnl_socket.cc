@@ -6,6 +6,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -51,7 +52,7 @@ Result<MnlSocket> MnlSocket::open_in(const NetnsHandle& ns, int bus) {
 }
 
 MnlSocket::MnlSocket(MnlSocket&& o) noexcept
-    : sock_(o.sock_), portid_(o.portid_), seq_(o.seq_), sndbuf_(o.sndbuf_) {
+    : sock_(o.sock_), portid_(o.portid_), seq_(o.seq_), sndbuf_(o.sndbuf_), rcvbuf_(o.rcvbuf_) {
   o.sock_ = nullptr;
 }
 
@@ -62,6 +63,7 @@ MnlSocket& MnlSocket::operator=(MnlSocket&& o) noexcept {
     portid_ = o.portid_;
     seq_ = o.seq_;
     sndbuf_ = o.sndbuf_;
+    rcvbuf_ = o.rcvbuf_;
     o.sock_ = nullptr;
   }
   return *this;
@@ -81,6 +83,20 @@ Status MnlSocket::ensure_send_buffer(size_t bytes, const std::string& op) {
     return make_error(op, "cannot size the send buffer", errno);
   }
   sndbuf_ = bytes;
+  return {};
+}
+
+Status MnlSocket::ensure_receive_room(size_t replies, const std::string& op) {
+  // Each ACK is its own skb; about 1 KiB of buffer accounting apiece covers it.
+  size_t bytes = replies * 1024;
+  if (bytes <= std::max<size_t>(rcvbuf_, 200 * 1024)) return {};
+  int fd = mnl_socket_get_fd(sock_);
+  int want = static_cast<int>(bytes);
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) != 0 &&
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want)) != 0) {
+    return make_error(op, "cannot size the receive buffer", errno);
+  }
+  rcvbuf_ = bytes;
   return {};
 }
 

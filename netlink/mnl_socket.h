@@ -33,6 +33,8 @@ class MnlSocket {
 
   // Makes sure the kernel accepts a single send of `bytes` (large batches, big sets).
   Status ensure_send_buffer(size_t bytes, const std::string& op);
+  // Makes room for `replies` queued answers (one ACK per batch message) before we read them.
+  Status ensure_receive_room(size_t replies, const std::string& op);
   Status send(const void* buf, size_t len, const std::string& op);
   // Waits at most the socket timeout; a timeout is an error (ETIMEDOUT), never a hang.
   Result<size_t> recv(void* buf, size_t len, const std::string& op);
@@ -49,6 +51,7 @@ class MnlSocket {
   uint32_t portid_ = 0;
   uint32_t seq_ = 1;
   size_t sndbuf_ = 0;
+  size_t rcvbuf_ = 0;
 };
 
 // Reads the kernel's answer to a netlink error message: errno and the extended-ack text (or, when

@@ -57,6 +57,7 @@ Status NftBatch::commit() {
 
   const std::string op = "nft transaction";
   if (auto st = sock_.ensure_send_buffer(used_, op); !st.ok()) return st;
+  if (auto st = sock_.ensure_receive_room(labels_.size() + 2, op); !st.ok()) return st;
   if (auto st = sock_.send(buf_.data(), used_, op); !st.ok()) return st;
 
   std::vector<bool> answered(labels_.size(), false);
@@ -71,7 +72,7 @@ Status NftBatch::commit() {
     if (!n.ok()) {
       Error e = n.error();
       e.message += " (" + std::to_string(pending) + " of " + std::to_string(labels_.size()) +
-                   " messages unanswered)";
+                   " messages unanswered; whether the kernel committed is unknown until read back)";
       return e;
     }
     int len = static_cast<int>(*n);

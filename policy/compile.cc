@@ -25,35 +25,81 @@ struct PortMatch {
 // One way a rule names the other end of a flow.
 struct Target {
   enum class Kind { any, endpoints, cidr } kind = Kind::any;
-  std::string key;   // canonical text, for ordering and caching
-  std::string base;  // set-name base
+  std::string key;                               // canonical text, for ordering and caching
+  std::string base;                              // set-name base
   const std::vector<size_t>* members = nullptr;  // endpoints: selected endpoint indices
   const CidrPeer* cidr = nullptr;
   std::string text;  // for comments
   SourcePos pos;
+  std::vector<std::pair<int, const std::string*>> matchers;  // (family, set name or nullptr)
+};
+
+// One entry of a rule's ports, or the single "any port" entry.
+struct PortEntry {
+  const PortSpec* spec = nullptr;  // nullptr: any port
+  std::string key;
+  SourcePos pos;
+};
+
+struct Emission {
+  int family = 0;
+  const std::string* set = nullptr;
+  PortMatch pm;
+};
+
+// Everything about an allow rule that does not depend on the endpoint it is compiled for.
+struct PreparedRule {
+  const AllowRule* rule = nullptr;
+  std::vector<Target> targets;
+  std::vector<PortEntry> ports;
+  std::vector<std::vector<std::string>> comments;            // [target][port]
+  std::vector<std::vector<std::vector<Emission>>> resolved;  // [target][port]; not ingress-named
 };
 
 struct Candidate {
-  std::string policy;
-  SourcePos pos;
-  SourcePos peer_pos;
-  std::string peer_key;
-  SourcePos port_pos;
-  std::string port_key;
-  NftRule rule;
+  const PreparedRule* prepared;
+  uint32_t target;
+  uint32_t port;
+  int family;
+  const std::string* set;
+  L4 proto;
+  uint16_t first;
+  uint16_t last;
 };
 
-auto rule_match_key(const NftRule& r) {
-  return std::tie(r.family, r.peer_set, r.proto, r.port_first, r.port_last);
-}
+const std::string kNoSet;
 
+const std::string& set_name(const std::string* s) { return s ? *s : kNoSet; }
+
+// Order: policy, rule position, peer, port, then the match itself; pointers to the same prepared
+// data short-cut the string comparisons.
 bool candidate_less(const Candidate& a, const Candidate& b) {
-  const auto ka = std::tie(a.policy, a.pos, a.peer_pos, a.peer_key, a.port_pos, a.port_key);
-  const auto kb = std::tie(b.policy, b.pos, b.peer_pos, b.peer_key, b.port_pos, b.port_key);
-  if (ka != kb) return ka < kb;
-  if (rule_match_key(a.rule) != rule_match_key(b.rule))
-    return rule_match_key(a.rule) < rule_match_key(b.rule);
-  return a.rule.comment < b.rule.comment;
+  const AllowRule& ra = *a.prepared->rule;
+  const AllowRule& rb = *b.prepared->rule;
+  if (a.prepared != b.prepared) {
+    if (ra.origin.policy != rb.origin.policy) return ra.origin.policy < rb.origin.policy;
+    if (ra.origin.pos != rb.origin.pos) return ra.origin.pos < rb.origin.pos;
+  }
+  const Target& ta = a.prepared->targets[a.target];
+  const Target& tb = b.prepared->targets[b.target];
+  if (&ta != &tb) {
+    if (ta.pos != tb.pos) return ta.pos < tb.pos;
+    if (ta.key != tb.key) return ta.key < tb.key;
+  }
+  const PortEntry& pa = a.prepared->ports[a.port];
+  const PortEntry& pb = b.prepared->ports[b.port];
+  if (&pa != &pb) {
+    if (pa.pos != pb.pos) return pa.pos < pb.pos;
+    if (pa.key != pb.key) return pa.key < pb.key;
+  }
+  if (a.family != b.family) return a.family < b.family;
+  if (a.set != b.set && set_name(a.set) != set_name(b.set))
+    return set_name(a.set) < set_name(b.set);
+  if (a.proto != b.proto) return a.proto < b.proto;
+  if (a.first != b.first) return a.first < b.first;
+  if (a.last != b.last) return a.last < b.last;
+  // Rules from different sources that match alike: keep a stable order by their comment.
+  return a.prepared->comments[a.target][a.port] < b.prepared->comments[b.target][b.port];
 }
 
 std::string port_text(const PortSpec& p) {
@@ -97,9 +143,8 @@ std::string cidr_text(const CidrPeer& c) {
 // The part of a port name that can go into a set name.
 std::string port_name_part(const std::string& name) {
   const bool plain = !name.empty() && name.size() <= 15 &&
-                     std::all_of(name.begin(), name.end(), [](unsigned char c) {
-                       return std::isalnum(c) || c == '-';
-                     });
+                     std::all_of(name.begin(), name.end(),
+                                 [](unsigned char c) { return std::isalnum(c) || c == '-'; });
   return plain ? name : "n" + stable_hash(name);
 }
 
@@ -109,7 +154,8 @@ std::vector<PortMatch> numeric_matches(const PortSpec& p) {
   const uint16_t last = std::max(p.first, p.last);
   // A range without a protocol means the range on every protocol that has ports.
   if (p.proto == Protocol::any) {
-    return {{Protocol::tcp, p.first, last}, {Protocol::udp, p.first, last},
+    return {{Protocol::tcp, p.first, last},
+            {Protocol::udp, p.first, last},
             {Protocol::sctp, p.first, last}};
   }
   return {{p.proto, p.first, last}};
@@ -152,6 +198,8 @@ class Compiler {
     std::sort(eps_.begin(), eps_.end(),
               [](const Endpoint* a, const Endpoint* b) { return a->name < b->name; });
     name_peers();
+    prepared_.reserve(ps_.rules.size());
+    for (const auto& r : ps_.rules) prepared_.push_back(prepare(r));
   }
 
   Plan run() {
@@ -208,8 +256,7 @@ class Compiler {
       for (const auto& p : r.peers) {
         if (const auto* ep = std::get_if<EndpointPeer>(&p.what)) {
           const std::string key = endpoint_peer_key(*ep);
-          std::string base =
-              usable_set_base(ep->group) ? ep->group : "ep_" + stable_hash(key);
+          std::string base = usable_set_base(ep->group) ? ep->group : "ep_" + stable_hash(key);
           if (wanted.count(key) && wanted[key] != base) base = "ep_" + stable_hash(key);
           wanted[key] = base;
         } else {
@@ -228,24 +275,155 @@ class Compiler {
     }
   }
 
+  // Adds a set to the shared pool (identical names always carry identical content) and returns
+  // its name's stable storage.
+  const std::string* pool(NftSet s) {
+    auto it = sets_.find(s.name);
+    if (it == sets_.end()) it = sets_.emplace(s.name, std::move(s)).first;
+    return &it->first;
+  }
+
+  PreparedRule prepare(const AllowRule& rule) {
+    PreparedRule pr;
+    pr.rule = &rule;
+    pr.targets = targets(rule);
+    if (rule.any_port) {
+      pr.ports.push_back(PortEntry{nullptr, "any port", {}});
+    } else {
+      for (const auto& p : rule.ports) pr.ports.push_back(PortEntry{&p, port_text(p), p.pos});
+    }
+    const std::string subj = subject_text(rule.subject);
+    const std::string tail =
+        rule.origin.pos.line > 0 ? " (" + rule.origin.pos.to_string() + ")" : "";
+    pr.comments.resize(pr.targets.size());
+    pr.resolved.resize(pr.targets.size());
+    for (size_t t = 0; t < pr.targets.size(); ++t) {
+      const Target& tg = pr.targets[t];
+      const std::string body =
+          rule.dir == Direction::ingress ? tg.text + " -> " + subj : subj + " -> " + tg.text;
+      for (const auto& port : pr.ports) {
+        pr.comments[t].push_back(
+            fit_comment(rule.origin.policy + ": ", body + " " + port.key, tail));
+        std::vector<Emission> em;
+        if (port.spec && !port.spec->named.empty()) {
+          if (rule.dir == Direction::egress) em = named_egress(tg, *port.spec);
+        } else {
+          const std::vector<PortMatch> pms = port.spec
+                                                 ? numeric_matches(*port.spec)
+                                                 : std::vector<PortMatch>{{Protocol::any, 0, 0}};
+          for (const auto& [family, set] : tg.matchers)
+            for (const auto& pm : pms) em.push_back({family, set, pm});
+        }
+        pr.resolved[t].push_back(std::move(em));
+      }
+    }
+    return pr;
+  }
+
+  std::vector<Target> targets(const AllowRule& rule) {
+    std::vector<Target> out;
+    if (rule.any_peer) {
+      Target t;
+      t.key = "any";
+      t.base = "any";
+      t.text = "any";
+      t.matchers = {{0, nullptr}};
+      out.push_back(std::move(t));
+      return out;
+    }
+    for (const auto& p : rule.peers) {
+      Target t;
+      t.pos = p.pos;
+      if (const auto* ep = std::get_if<EndpointPeer>(&p.what)) {
+        t.kind = Target::Kind::endpoints;
+        t.key = endpoint_peer_key(*ep);
+        t.members = &members(*ep, t.key);
+        t.text = endpoint_peer_text(*ep);
+        t.base = base_.at(t.key);
+        std::vector<IpAddr> addrs;
+        for (size_t m : *t.members)
+          addrs.insert(addrs.end(), eps_[m]->addresses.begin(), eps_[m]->addresses.end());
+        t.matchers = {{4, pool(address_set(t.base + "_v4", 4, addrs))},
+                      {6, pool(address_set(t.base + "_v6", 6, addrs))}};
+      } else {
+        t.kind = Target::Kind::cidr;
+        t.cidr = &std::get<CidrPeer>(p.what);
+        t.key = cidr_peer_key(*t.cidr);
+        t.text = cidr_text(*t.cidr);
+        t.base = base_.at(t.key);
+        const int family = t.cidr->cidr.addr.family;
+        NftSet s;
+        s.name = t.base + (family == 4 ? "_v4" : "_v6");
+        s.family = family;
+        s.interval = true;
+        std::vector<AddrRange> holes;
+        for (const auto& x : t.cidr->except) holes.push_back({x.first(), x.last()});
+        s.elements = subtract_ranges({{t.cidr->cidr.first(), t.cidr->cidr.last()}}, holes);
+        t.matchers = {{family, pool(std::move(s))}};
+      }
+      out.push_back(std::move(t));
+    }
+    return out;
+  }
+
+  // An egress named port is resolved on each destination: the peer splits into one set per
+  // resolved (protocol, port). Toward a CIDR or `any`, only endpoints that define the name
+  // (and lie inside the CIDR) can match; outside addresses have no named ports.
+  std::vector<Emission> named_egress(const Target& t, const PortSpec& port) {
+    std::map<std::pair<Protocol, uint16_t>, std::vector<IpAddr>> groups;
+    auto consider = [&](size_t m) {
+      auto np = resolve_named_port(port, *eps_[m]);
+      if (!np) return;
+      auto& addrs = groups[{np->proto, np->port}];
+      for (const auto& a : eps_[m]->addresses)
+        if (t.kind != Target::Kind::cidr || cidr_peer_contains(*t.cidr, a)) addrs.push_back(a);
+    };
+    if (t.kind == Target::Kind::endpoints) {
+      for (size_t m : *t.members) consider(m);
+    } else {
+      for (size_t m = 0; m < eps_.size(); ++m) consider(m);
+    }
+    std::vector<Emission> out;
+    for (const auto& [key, addrs] : groups) {
+      const auto [proto, number] = key;
+      const std::string base = t.base + "_" + port_name_part(port.named) + "_" +
+                               protocol_name(proto) + std::to_string(number);
+      const PortMatch pm{proto, number, number};
+      std::vector<int> families{4, 6};
+      if (t.kind == Target::Kind::cidr) {
+        if (addrs.empty()) continue;
+        families = {t.cidr->cidr.addr.family};
+      }
+      for (int family : families) {
+        out.push_back(
+            {family, pool(address_set(base + (family == 4 ? "_v4" : "_v6"), family, addrs)), pm});
+      }
+    }
+    return out;
+  }
+
   std::optional<NftTable> table_for(size_t e, const std::vector<size_t>& isos,
                                     const std::vector<size_t>& rules) {
-    std::map<std::string, NftSet> sets;
+    std::vector<const std::string*> used;
     NftTable table;
     for (Direction dir : {Direction::ingress, Direction::egress}) {
       std::set<std::string> isolating;
       for (size_t i : isos)
         if (ps_.isolations[i].dir == dir) isolating.insert(ps_.isolations[i].origin.policy);
       if (isolating.empty()) continue;
-      table.chains.push_back(chain_for(e, dir, isolating, rules, sets));
+      table.chains.push_back(chain_for(e, dir, isolating, rules, used));
     }
     if (table.chains.empty()) return std::nullopt;
-    for (auto& [name, s] : sets) table.sets.push_back(std::move(s));
+    std::sort(used.begin(), used.end(),
+              [](const std::string* a, const std::string* b) { return *a < *b; });
+    used.erase(std::unique(used.begin(), used.end()), used.end());
+    table.sets.reserve(used.size());
+    for (const std::string* name : used) table.sets.push_back(sets_.at(*name));
     return table;
   }
 
   NftChain chain_for(size_t e, Direction dir, const std::set<std::string>& isolating,
-                     const std::vector<size_t>& rules, std::map<std::string, NftSet>& sets) {
+                     const std::vector<size_t>& rules, std::vector<const std::string*>& used) {
     NftChain chain;
     chain.name = dir == Direction::ingress ? "ingress" : "egress";
     chain.hook = dir == Direction::ingress ? Hook::input : Hook::output;
@@ -260,22 +438,44 @@ class Compiler {
 
     std::vector<Candidate> cands;
     for (size_t ri : rules) {
-      const AllowRule& rule = ps_.rules[ri];
-      if (rule.dir != dir) continue;
-      for (const Target& t : targets(rule)) {
-        if (rule.any_port) {
-          add(cands, sets, e, dir, rule, t, nullptr);
-        } else {
-          for (const auto& port : rule.ports) add(cands, sets, e, dir, rule, t, &port);
+      const PreparedRule& pr = prepared_[ri];
+      if (pr.rule->dir != dir) continue;
+      for (uint32_t t = 0; t < pr.targets.size(); ++t) {
+        for (uint32_t p = 0; p < pr.ports.size(); ++p) {
+          auto emit = [&](const Emission& em) {
+            for (L4 l4 : l4_for(em.pm.proto, em.family)) {
+              cands.push_back({&pr, t, p, em.family, em.set, l4, em.pm.first, em.pm.last});
+            }
+          };
+          const PortSpec* spec = pr.ports[p].spec;
+          if (spec && !spec->named.empty() && dir == Direction::ingress) {
+            // Ingress named ports resolve on the endpoint being compiled.
+            auto np = resolve_named_port(*spec, *eps_[e]);
+            if (!np) continue;
+            for (const auto& [family, set] : pr.targets[t].matchers)
+              emit({family, set, {np->proto, np->port, np->port}});
+            continue;
+          }
+          for (const auto& em : pr.resolved[t][p]) emit(em);
         }
       }
     }
     std::sort(cands.begin(), cands.end(), candidate_less);
-    std::set<std::tuple<int, std::string, L4, uint16_t, uint16_t>> seen;
-    for (auto& c : cands) {
-      const auto& r = c.rule;
-      if (!seen.emplace(r.family, r.peer_set, r.proto, r.port_first, r.port_last).second) continue;
-      chain.rules.push_back(std::move(c.rule));
+    std::set<std::tuple<int, const std::string*, L4, uint16_t, uint16_t>> seen;
+    for (const auto& c : cands) {
+      if (!seen.emplace(c.family, c.set, c.proto, c.first, c.last).second) continue;
+      NftRule r;
+      r.kind = RuleKind::allow;
+      r.family = c.family;
+      if (c.set) {
+        r.peer_set = *c.set;
+        used.push_back(c.set);
+      }
+      r.proto = c.proto;
+      r.port_first = c.first;
+      r.port_last = c.last;
+      r.comment = c.prepared->comments[c.target][c.port];
+      chain.rules.push_back(std::move(r));
     }
 
     NftRule drop;
@@ -285,161 +485,6 @@ class Compiler {
     drop.comment = fit_comment("", "drop other " + chain.name + " (isolated by " + names, ")");
     chain.rules.push_back(std::move(drop));
     return chain;
-  }
-
-  std::vector<Target> targets(const AllowRule& rule) {
-    std::vector<Target> out;
-    if (rule.any_peer) {
-      Target t;
-      t.key = "any";
-      t.base = "any";
-      t.text = "any";
-      out.push_back(std::move(t));
-      return out;
-    }
-    for (const auto& p : rule.peers) {
-      Target t;
-      t.pos = p.pos;
-      if (const auto* ep = std::get_if<EndpointPeer>(&p.what)) {
-        t.kind = Target::Kind::endpoints;
-        t.key = endpoint_peer_key(*ep);
-        t.members = &members(*ep, t.key);
-        t.text = endpoint_peer_text(*ep);
-      } else {
-        t.kind = Target::Kind::cidr;
-        t.cidr = &std::get<CidrPeer>(p.what);
-        t.key = cidr_peer_key(*t.cidr);
-        t.text = cidr_text(*t.cidr);
-      }
-      t.base = base_.at(t.key);
-      out.push_back(std::move(t));
-    }
-    return out;
-  }
-
-  // The sets (family, set) a target matches addresses with; family 0 and no set for `any`.
-  std::vector<std::pair<int, std::string>> matchers(const Target& t,
-                                                    std::map<std::string, NftSet>& sets) {
-    switch (t.kind) {
-      case Target::Kind::any:
-        return {{0, ""}};
-      case Target::Kind::endpoints: {
-        std::vector<IpAddr> addrs;
-        for (size_t m : *t.members)
-          addrs.insert(addrs.end(), eps_[m]->addresses.begin(), eps_[m]->addresses.end());
-        return {put(sets, address_set(t.base + "_v4", 4, addrs)),
-                put(sets, address_set(t.base + "_v6", 6, addrs))};
-      }
-      case Target::Kind::cidr: {
-        const int family = t.cidr->cidr.addr.family;
-        auto it = sets.find(t.base + (family == 4 ? "_v4" : "_v6"));
-        if (it != sets.end()) return {{family, it->first}};
-        NftSet s;
-        s.name = t.base + (family == 4 ? "_v4" : "_v6");
-        s.family = family;
-        s.interval = true;
-        std::vector<AddrRange> holes;
-        for (const auto& x : t.cidr->except) holes.push_back({x.first(), x.last()});
-        s.elements = subtract_ranges({{t.cidr->cidr.first(), t.cidr->cidr.last()}}, holes);
-        return {put(sets, std::move(s))};
-      }
-    }
-    return {};
-  }
-
-  static std::pair<int, std::string> put(std::map<std::string, NftSet>& sets, NftSet s) {
-    std::pair<int, std::string> out{s.family, s.name};
-    sets.try_emplace(s.name, std::move(s));
-    return out;
-  }
-
-  void add(std::vector<Candidate>& cands, std::map<std::string, NftSet>& sets, size_t e,
-           Direction dir, const AllowRule& rule, const Target& t, const PortSpec* port) {
-    Candidate proto;
-    proto.policy = rule.origin.policy;
-    proto.pos = rule.origin.pos;
-    proto.peer_pos = t.pos;
-    proto.peer_key = t.key;
-    if (port) {
-      proto.port_pos = port->pos;
-      proto.port_key = port_text(*port);
-    }
-    const std::string subj = subject_text(rule.subject);
-    const std::string body = dir == Direction::ingress ? t.text + " -> " + subj
-                                                       : subj + " -> " + t.text;
-    const std::string ports = port ? port_text(*port) : "any port";
-    const std::string comment =
-        fit_comment(rule.origin.policy + ": ", body + " " + ports,
-                    rule.origin.pos.line > 0 ? " (" + rule.origin.pos.to_string() + ")" : "");
-
-    auto emit = [&](int family, const std::string& set, const PortMatch& pm) {
-      for (L4 l4 : l4_for(pm.proto, family)) {
-        Candidate c = proto;
-        c.rule.kind = RuleKind::allow;
-        c.rule.family = family;
-        c.rule.peer_set = set;
-        c.rule.proto = l4;
-        c.rule.port_first = pm.first;
-        c.rule.port_last = pm.last;
-        c.rule.comment = comment;
-        cands.push_back(std::move(c));
-      }
-    };
-
-    if (port && !port->named.empty() && dir == Direction::egress) {
-      add_named_egress(sets, t, *port, emit);
-      return;
-    }
-    std::vector<PortMatch> pms;
-    if (!port) {
-      pms.push_back({Protocol::any, 0, 0});
-    } else if (!port->named.empty()) {
-      auto np = resolve_named_port(*port, *eps_[e]);
-      if (!np) return;
-      pms.push_back({np->proto, np->port, np->port});
-    } else {
-      pms = numeric_matches(*port);
-    }
-    for (const auto& [family, set] : matchers(t, sets))
-      for (const auto& pm : pms) emit(family, set, pm);
-  }
-
-  // An egress named port is resolved on each destination: the peer splits into one set per
-  // resolved (protocol, port). Toward a CIDR or `any`, only endpoints that define the name
-  // (and lie inside the CIDR) can match; outside addresses have no named ports.
-  template <class Emit>
-  void add_named_egress(std::map<std::string, NftSet>& sets, const Target& t, const PortSpec& port,
-                        Emit& emit) {
-    std::map<std::pair<Protocol, uint16_t>, std::vector<IpAddr>> groups;
-    auto consider = [&](size_t m) {
-      auto np = resolve_named_port(port, *eps_[m]);
-      if (!np) return;
-      auto& addrs = groups[{np->proto, np->port}];
-      for (const auto& a : eps_[m]->addresses)
-        if (t.kind != Target::Kind::cidr || cidr_peer_contains(*t.cidr, a)) addrs.push_back(a);
-    };
-    if (t.kind == Target::Kind::endpoints) {
-      for (size_t m : *t.members) consider(m);
-    } else {
-      for (size_t m = 0; m < eps_.size(); ++m) consider(m);
-    }
-    for (const auto& [key, addrs] : groups) {
-      const auto [proto, number] = key;
-      const std::string base = t.base + "_" + port_name_part(port.named) + "_" +
-                               protocol_name(proto) + std::to_string(number);
-      const PortMatch pm{proto, number, number};
-      if (t.kind == Target::Kind::cidr) {
-        const int family = t.cidr->cidr.addr.family;
-        if (addrs.empty()) continue;
-        auto [f, name] = put(sets, address_set(base + (family == 4 ? "_v4" : "_v6"), family, addrs));
-        emit(f, name, pm);
-        continue;
-      }
-      for (int family : {4, 6}) {
-        auto [f, name] = put(sets, address_set(base + (family == 4 ? "_v4" : "_v6"), family, addrs));
-        emit(f, name, pm);
-      }
-    }
   }
 
   TcPlan tc_for(const std::vector<size_t>& limits) {
@@ -466,6 +511,8 @@ class Compiler {
   std::map<std::string, std::vector<size_t>> subject_cache_;
   std::map<std::string, std::vector<size_t>> members_cache_;
   std::map<std::string, std::string> base_;
+  std::map<std::string, NftSet> sets_;  // every set any table may use, by name
+  std::vector<PreparedRule> prepared_;  // parallel to ps_.rules
 };
 
 }  // namespace

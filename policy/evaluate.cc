@@ -179,12 +179,10 @@ Verdict reference_allows(const PolicySet& policies, const Endpoints& endpoints, 
     v.allowed = v.egress_allowed = v.ingress_allowed = true;
     return v;
   }
-  v.egress_allowed =
-      !flow.from ||
-      side_allows(policies, Direction::egress, *flow.from, flow.to, flow.to_addr, flow);
-  v.ingress_allowed =
-      !flow.to ||
-      side_allows(policies, Direction::ingress, *flow.to, flow.from, flow.from_addr, flow);
+  v.egress_allowed = !flow.from || side_allows(policies, Direction::egress, *flow.from, flow.to,
+                                               flow.to_addr, flow);
+  v.ingress_allowed = !flow.to || side_allows(policies, Direction::ingress, *flow.to, flow.from,
+                                              flow.from_addr, flow);
   v.allowed = v.egress_allowed && v.ingress_allowed;
   return v;
 }

@@ -1,12 +1,13 @@
 // lint(): semantic warnings over the whole model. Each warning has a stable rule id and is
 // positioned where a person fixes it: the rule, the peer, the port, the group or the inventory
 // entry. The output formats live in lint_format.cc.
+#include "policy/lint.h"
+
 #include <algorithm>
 #include <map>
 #include <set>
 #include <tuple>
 
-#include "policy/lint.h"
 #include "policy/quantity.h"
 #include "policy/resolve.h"
 
@@ -96,9 +97,8 @@ void check_redundant_rules(const PolicySet& ps, Diagnostics& out) {
   for (const auto& r : ps.rules) by_subject[{r.dir, subject_key(r.subject)}].push_back(&r);
   std::map<const AllowRule*, Cover> covers;
   for (auto& [key, rules] : by_subject) {
-    std::sort(rules.begin(), rules.end(), [&](const AllowRule* a, const AllowRule* b) {
-      return source(*a) < source(*b);
-    });
+    std::sort(rules.begin(), rules.end(),
+              [&](const AllowRule* a, const AllowRule* b) { return source(*a) < source(*b); });
     for (size_t i = 0; i < rules.size(); ++i) {
       const AllowRule& r = *rules[i];
       for (size_t j = 0; j < rules.size(); ++j) {
@@ -130,12 +130,13 @@ void check_redundant_rules(const PolicySet& ps, Diagnostics& out) {
     const SourcePos& at = derived.front()->origin.pos;
     const std::string other = first_cover->origin.pos.to_string();
     if (all_same) {
-      out.push_back(warning(at, "rule duplicates the rule at " + other +
-                                    " (same subject, peers and ports)",
-                            "duplicate-rule"));
+      out.push_back(
+          warning(at, "rule duplicates the rule at " + other + " (same subject, peers and ports)",
+                  "duplicate-rule"));
     } else {
-      out.push_back(warning(at, "rule is shadowed by the rule at " + other +
-                                    ": its peers and ports are a subset of that rule's",
+      out.push_back(warning(at,
+                            "rule is shadowed by the rule at " + other +
+                                ": its peers and ports are a subset of that rule's",
                             "shadowed-rule"));
     }
   }
@@ -304,11 +305,11 @@ void check_bandwidth(const PolicySet& ps, const Endpoints& inv, Diagnostics& out
                         a.second->pos) < std::tie(b.first->bits_per_second, b.first->burst_bytes,
                                                   b.second->policy, b.second->pos);
       });
-      const bool differ = rates.size() > 1 &&
-                          std::any_of(rates.begin(), rates.end(), [&](const auto& r) {
-                            return r.first->bits_per_second != rates[0].first->bits_per_second ||
-                                   r.first->burst_bytes != rates[0].first->burst_bytes;
-                          });
+      const bool differ =
+          rates.size() > 1 && std::any_of(rates.begin(), rates.end(), [&](const auto& r) {
+            return r.first->bits_per_second != rates[0].first->bits_per_second ||
+                   r.first->burst_bytes != rates[0].first->burst_bytes;
+          });
       if (!differ) continue;
       std::string list;
       for (const auto& [rate, origin] : rates) {
@@ -335,14 +336,14 @@ void check_unsafe_endpoints(const Endpoints& inv, Diagnostics& out) {
                             "unsafe-endpoint"));
     }
     if (e.privileged) {
-      out.push_back(warning(
-          e.pos, who + " is privileged: it can change or remove its own nftables rules",
-          "unsafe-endpoint"));
+      out.push_back(warning(e.pos,
+                            who + " is privileged: it can change or remove its own nftables rules",
+                            "unsafe-endpoint"));
     }
     if (e.net_admin) {
-      out.push_back(warning(
-          e.pos, who + " has CAP_NET_ADMIN: it can change or remove its own nftables rules",
-          "unsafe-endpoint"));
+      out.push_back(
+          warning(e.pos, who + " has CAP_NET_ADMIN: it can change or remove its own nftables rules",
+                  "unsafe-endpoint"));
     }
   }
 }

@@ -69,18 +69,18 @@ std::string allow_match(const NftRule& r, Hook hook) {
     if (!out.empty()) out += ' ';
     out += part;
   };
-  const bool icmp_of_family = (r.family == 4 && r.proto == L4::icmp) ||
-                              (r.family == 6 && r.proto == L4::icmpv6);
+  const bool icmp_of_family =
+      (r.family == 4 && r.proto == L4::icmp) || (r.family == 6 && r.proto == L4::icmpv6);
   if (!r.peer_set.empty() && (r.family == 4 || r.family == 6)) {
-    add(std::string(r.family == 4 ? "ip" : "ip6") + (hook == Hook::input ? " saddr @" : " daddr @") +
-        r.peer_set);
+    add(std::string(r.family == 4 ? "ip" : "ip6") +
+        (hook == Hook::input ? " saddr @" : " daddr @") + r.peer_set);
   } else if (r.family == 4 || r.family == 6) {
     // nft drops the family match that the ICMP protocol already implies.
     if (!icmp_of_family) add(r.family == 4 ? "meta nfproto ipv4" : "meta nfproto ipv6");
   }
   if (r.proto != L4::any) {
-    const bool ported = r.port_first != 0 &&
-                        (r.proto == L4::tcp || r.proto == L4::udp || r.proto == L4::sctp);
+    const bool ported =
+        r.port_first != 0 && (r.proto == L4::tcp || r.proto == L4::udp || r.proto == L4::sctp);
     if (ported) {
       std::string ports = std::to_string(r.port_first);
       if (r.port_last > r.port_first) ports += "-" + std::to_string(r.port_last);
@@ -169,8 +169,9 @@ std::string render_tc(const TcPlan& tc) {
   };
   if (tc.egress) out += line("egress", *tc.egress, "on the endpoint's interface");
   if (tc.ingress) {
-    out += line("ingress", *tc.ingress,
-                std::string("on ") + kIfbName + " (ingress redirected from the endpoint's interface)");
+    out +=
+        line("ingress", *tc.ingress,
+             std::string("on ") + kIfbName + " (ingress redirected from the endpoint's interface)");
   }
   return out;
 }

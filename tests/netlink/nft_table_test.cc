@@ -103,6 +103,23 @@ TEST_F(NftTableTest, LargeSetSpansSeveralMessages) {
   EXPECT_EQ(*back, kernel_form(t));
 }
 
+TEST_F(NftTableTest, ThousandsOfRulesAreAllAcknowledged) {
+  // One ACK per rule: more than a default receive buffer holds.
+  policy::NftTable t = sample_table({range("198.18.0.0", "198.18.0.255")}, 8080);
+  auto& rules = t.chains[0].rules;
+  for (int i = 0; i < 3000; ++i) {
+    rules.insert(rules.end() - 1,
+                 allow(4, "peers4", L4::tcp, static_cast<uint16_t>(10000 + i),
+                       static_cast<uint16_t>(10000 + i), "rule " + std::to_string(i)));
+  }
+  auto st = replace_table(*sock_, t);
+  ASSERT_TRUE(st.ok()) << st.error().to_string();
+  auto back = read();
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->chains[0].rules.size(), rules.size());
+  EXPECT_EQ(*back, kernel_form(t));
+}
+
 TEST_F(NftTableTest, ChangedTableReplacesTheOldOne) {
   policy::NftTable t1 = sample_table({range("198.18.0.0", "198.18.0.255")}, 8080);
   ASSERT_TRUE(replace_table(*sock_, t1).ok());

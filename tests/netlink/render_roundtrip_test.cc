@@ -94,7 +94,9 @@ void expect_roundtrip(const NftTable& table, const std::string& what) {
   TempFile file(text);
   ASSERT_FALSE(file.path().empty());
   const auto load = run(ns.exec("nft -f " + file.path()));
-  ASSERT_EQ(load.status, 0) << what << ": nft -f refused the rendering:\n" << load.out << "\n" << text;
+  ASSERT_EQ(load.status, 0) << what << ": nft -f refused the rendering:\n"
+                            << load.out << "\n"
+                            << text;
   const auto list = run(ns.exec("nft list table inet bulkhead"));
   ASSERT_EQ(list.status, 0) << list.out;
   EXPECT_EQ(zero_counters(list.out), zero_counters(text)) << what;
@@ -127,25 +129,33 @@ NftRule allow(int family, std::string set, L4 proto, uint16_t first = 0, uint16_
 // ranges, plain and interval sets of both families (empty ones too), wrapped element lists.
 NftTable every_form() {
   NftTable t;
-  t.sets.push_back({"cidr_0a_v4", 4, true,
-                    {span("0.0.0.0", "9.255.255.255"), one("10.1.0.7"),
-                     span("198.18.0.0", "198.18.255.255"), span("198.19.0.1", "198.19.0.5"),
-                     span("203.0.113.0", "203.0.113.127")}});
-  t.sets.push_back({"cidr_0b_v6", 6, true,
-                    {span("2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"), one("2001:db9::1"),
-                     span("2001:dba::1", "2001:dba::9")}});
+  t.sets.push_back(
+      {"cidr_0a_v4",
+       4,
+       true,
+       {span("0.0.0.0", "9.255.255.255"), one("10.1.0.7"), span("198.18.0.0", "198.18.255.255"),
+        span("198.19.0.1", "198.19.0.5"), span("203.0.113.0", "203.0.113.127")}});
+  t.sets.push_back({"cidr_0b_v6",
+                    6,
+                    true,
+                    {span("2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"),
+                     one("2001:db9::1"), span("2001:dba::1", "2001:dba::9")}});
   t.sets.push_back({"cidr_empty_v4", 4, true, {}});
-  t.sets.push_back({"web_v4", 4, false,
+  t.sets.push_back({"web_v4",
+                    4,
+                    false,
                     {one("198.18.0.2"), one("198.18.0.3"), one("198.18.0.4"), one("198.18.0.10"),
                      one("198.18.1.1")}});
-  t.sets.push_back({"web_v6", 6, false, {one("2001:db8::2"), one("2001:db8::3"), one("2001:db8::1:0")}});
+  t.sets.push_back(
+      {"web_v6", 6, false, {one("2001:db8::2"), one("2001:db8::3"), one("2001:db8::1:0")}});
   t.sets.push_back({"web-x_http_tcp8080_v6", 6, false, {}});
 
   NftChain in{"ingress", Hook::input, 0, {}};
   for (RuleKind k : {RuleKind::ct_established_accept, RuleKind::ct_invalid_drop,
                      RuleKind::loopback_accept, RuleKind::icmpv6_nd_accept})
     in.rules.push_back(base(k));
-  in.rules.push_back(allow(4, "web_v4", L4::tcp, 8080, 0, "shop: web -> api tcp/8080 (shop.yaml:20:7)"));
+  in.rules.push_back(
+      allow(4, "web_v4", L4::tcp, 8080, 0, "shop: web -> api tcp/8080 (shop.yaml:20:7)"));
   in.rules.push_back(allow(6, "web_v6", L4::udp, 8000, 8100));
   in.rules.push_back(allow(4, "cidr_0a_v4", L4::sctp, 9));
   in.rules.push_back(allow(6, "cidr_0b_v6", L4::sctp));

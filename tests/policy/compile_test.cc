@@ -70,7 +70,8 @@ PolicySet shop_policies() {
   const auto api = group_subject("api", "app=api");
   ps.isolations.push_back(isolate(Direction::ingress, api, origin("shop", at(3, 5, "shop.yaml"))));
   ps.isolations.push_back(isolate(Direction::egress, api, origin("shop", at(3, 5, "shop.yaml"))));
-  ps.rules.push_back(rule(Direction::ingress, api, {group_peer("web", "app=web", at(20, 13, "shop.yaml"))},
+  ps.rules.push_back(rule(Direction::ingress, api,
+                          {group_peer("web", "app=web", at(20, 13, "shop.yaml"))},
                           {port(Protocol::tcp, 8080, 0, at(21, 13, "shop.yaml"))},
                           origin("shop", at(20, 7, "shop.yaml"))));
   ps.rules.push_back(rule(Direction::egress, api,
@@ -85,9 +86,10 @@ PolicySet shop_policies() {
 }
 
 Endpoints shop_endpoints() {
-  return {endpoint("web-2", "app=web", {"198.18.0.4", "2001:db8::4"}),
-          endpoint("api-1", "app=api", {"198.18.0.2", "2001:db8::2"}, {{"http", 8080, Protocol::tcp}}),
-          endpoint("web-1", "app=web", {"198.18.0.3"}, {{"http", 80, Protocol::tcp}})};
+  return {
+      endpoint("web-2", "app=web", {"198.18.0.4", "2001:db8::4"}),
+      endpoint("api-1", "app=api", {"198.18.0.2", "2001:db8::2"}, {{"http", 8080, Protocol::tcp}}),
+      endpoint("web-1", "app=web", {"198.18.0.3"}, {{"http", 80, Protocol::tcp}})};
 }
 
 TEST(Compile, ShopExampleRendersToTheExactTable) {
@@ -217,8 +219,8 @@ TEST(Compile, SubjectNamespaceLimitsWhichEndpointsAreIsolated) {
   EXPECT_FALSE(find(plan, "c").table.has_value());  // namespace "default"
 
   PolicySet in_default;
-  in_default.isolations.push_back(
-      isolate(Direction::ingress, k8s_subject("default", "app=api"), origin("default/np", at(1, 1))));
+  in_default.isolations.push_back(isolate(Direction::ingress, k8s_subject("default", "app=api"),
+                                          origin("default/np", at(1, 1))));
   EXPECT_TRUE(find(compile(in_default, {endpoint("c", "app=api", {})}), "c").table.has_value());
 }
 
@@ -262,10 +264,11 @@ TEST(Compile, CidrPeerBecomesOneIntervalSetOfItsFamilyMinusExceptions) {
   PolicySet ps;
   const auto s = group_subject("s", "app=s");
   ps.isolations.push_back(isolate(Direction::egress, s, origin("p", at(1, 1))));
-  ps.rules.push_back(rule(Direction::egress, s,
-                          {cidr_peer("198.18.0.0/16", {"198.18.1.0/24", "198.18.128.0/17"}, at(3, 9)),
-                           cidr_peer("2001:db8::/32", {"2001:db8:0:1::/64"}, at(4, 9))},
-                          {port(Protocol::tcp, 443)}, origin("p", at(2, 7))));
+  ps.rules.push_back(
+      rule(Direction::egress, s,
+           {cidr_peer("198.18.0.0/16", {"198.18.1.0/24", "198.18.128.0/17"}, at(3, 9)),
+            cidr_peer("2001:db8::/32", {"2001:db8:0:1::/64"}, at(4, 9))},
+           {port(Protocol::tcp, 443)}, origin("p", at(2, 7))));
   const Plan plan = compile(ps, {endpoint("s1", "app=s", {"198.18.0.2"})});
   const auto& p = find(plan, "s1");
   const auto rules = allow_rules(chain(p, "egress"));
@@ -278,8 +281,9 @@ TEST(Compile, CidrPeerBecomesOneIntervalSetOfItsFamilyMinusExceptions) {
   EXPECT_TRUE(v4->interval);
   EXPECT_TRUE(v6->interval);
   EXPECT_EQ(elements(v4), (std::vector<std::string>{"198.18.0.0/24", "198.18.2.0-198.18.127.255"}));
-  EXPECT_EQ(elements(v6), (std::vector<std::string>{"2001:db8::/64",
-                                                    "2001:db8:0:2::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"}));
+  EXPECT_EQ(elements(v6),
+            (std::vector<std::string>{"2001:db8::/64",
+                                      "2001:db8:0:2::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"}));
   EXPECT_EQ(p.table->sets.size(), 2u);  // no endpoint-peer companions for CIDRs
 }
 
@@ -287,7 +291,8 @@ TEST(Compile, AnyPeerAnyPortIsOneRuleWithoutMatches) {
   PolicySet ps;
   const auto s = group_subject("s", "app=s");
   ps.isolations.push_back(isolate(Direction::ingress, s, origin("p", at(1, 1))));
-  ps.rules.push_back(with_any_port(any_peer_rule(Direction::ingress, s, {}, origin("p", at(2, 7)))));
+  ps.rules.push_back(
+      with_any_port(any_peer_rule(Direction::ingress, s, {}, origin("p", at(2, 7)))));
   const Plan plan = compile(ps, {endpoint("s1", "app=s", {"198.18.0.2"})});
   const auto rules = allow_rules(chain(find(plan, "s1"), "ingress"));
   ASSERT_EQ(rules.size(), 1u);
@@ -299,13 +304,12 @@ TEST(Compile, PortShapes) {
   PolicySet ps;
   const auto s = group_subject("s", "app=s");
   ps.isolations.push_back(isolate(Direction::ingress, s, origin("p", at(1, 1))));
-  ps.rules.push_back(any_peer_rule(Direction::ingress, s,
-                                   {port(Protocol::tcp, 0, 0, at(3, 1)),
-                                    port(Protocol::udp, 8000, 8100, at(3, 2)),
-                                    port(Protocol::any, 53, 0, at(3, 3)),
-                                    port(Protocol::icmp, 0, 0, at(3, 4)),
-                                    port(Protocol::sctp, 9, 0, at(3, 5))},
-                                   origin("p", at(2, 7))));
+  ps.rules.push_back(
+      any_peer_rule(Direction::ingress, s,
+                    {port(Protocol::tcp, 0, 0, at(3, 1)), port(Protocol::udp, 8000, 8100, at(3, 2)),
+                     port(Protocol::any, 53, 0, at(3, 3)), port(Protocol::icmp, 0, 0, at(3, 4)),
+                     port(Protocol::sctp, 9, 0, at(3, 5))},
+                    origin("p", at(2, 7))));
   const Plan plan = compile(ps, {endpoint("s1", "app=s", {"198.18.0.2"})});
   const auto rules = allow_rules(chain(find(plan, "s1"), "ingress"));
   const std::vector<NftRule> want{
@@ -345,14 +349,17 @@ TEST(Compile, IngressNamedPortResolvesOnTheEndpointItselfByNameAndProtocol) {
   ps.isolations.push_back(isolate(Direction::ingress, db, origin("p", at(1, 1))));
   ps.rules.push_back(any_peer_rule(Direction::ingress, db, {named_port("pg", Protocol::tcp)},
                                    origin("p", at(2, 7))));
-  const Plan plan = compile(ps, {endpoint("db-1", "app=db", {"198.18.0.2"}, {{"pg", 5432, Protocol::tcp}}),
-                                 endpoint("db-2", "app=db", {"198.18.0.3"}, {{"pg", 5433, Protocol::tcp}}),
-                                 endpoint("db-3", "app=db", {"198.18.0.4"}, {{"pg", 5432, Protocol::udp}}),
-                                 endpoint("db-4", "app=db", {"198.18.0.5"})});
+  const Plan plan =
+      compile(ps, {endpoint("db-1", "app=db", {"198.18.0.2"}, {{"pg", 5432, Protocol::tcp}}),
+                   endpoint("db-2", "app=db", {"198.18.0.3"}, {{"pg", 5433, Protocol::tcp}}),
+                   endpoint("db-3", "app=db", {"198.18.0.4"}, {{"pg", 5432, Protocol::udp}}),
+                   endpoint("db-4", "app=db", {"198.18.0.5"})});
   EXPECT_EQ(allow_rules(chain(find(plan, "db-1"), "ingress")),
-            (std::vector<NftRule>{allow(0, "", L4::tcp, 5432, 5432, "p: any -> db tcp/pg (p.yaml:2:7)")}));
+            (std::vector<NftRule>{
+                allow(0, "", L4::tcp, 5432, 5432, "p: any -> db tcp/pg (p.yaml:2:7)")}));
   EXPECT_EQ(allow_rules(chain(find(plan, "db-2"), "ingress")),
-            (std::vector<NftRule>{allow(0, "", L4::tcp, 5433, 5433, "p: any -> db tcp/pg (p.yaml:2:7)")}));
+            (std::vector<NftRule>{
+                allow(0, "", L4::tcp, 5433, 5433, "p: any -> db tcp/pg (p.yaml:2:7)")}));
   EXPECT_TRUE(allow_rules(chain(find(plan, "db-3"), "ingress")).empty());  // protocol differs
   EXPECT_TRUE(allow_rules(chain(find(plan, "db-4"), "ingress")).empty());  // no such name
 }
@@ -361,28 +368,30 @@ TEST(Compile, EgressNamedPortSplitsThePeerSetByResolvedPort) {
   PolicySet ps;
   const auto web = group_subject("web", "app=web");
   ps.isolations.push_back(isolate(Direction::egress, web, origin("p", at(1, 1))));
-  ps.rules.push_back(rule(Direction::egress, web,
-                          {group_peer("api", "app=api", at(3, 9)), cidr_peer("198.18.0.0/30", {}, at(4, 9))},
-                          {named_port("http")}, origin("p", at(2, 7))));
-  const Plan plan =
-      compile(ps, {endpoint("web", "app=web", {"198.18.0.9"}),
-                   endpoint("api-1", "app=api", {"198.18.0.2", "2001:db8::2"}, {{"http", 8080, Protocol::tcp}}),
-                   endpoint("api-2", "app=api", {"198.18.0.5"}, {{"http", 9090, Protocol::tcp}}),
-                   endpoint("api-3", "app=api", {"198.18.0.6"}),
-                   endpoint("other", "app=x", {"198.18.0.3"}, {{"http", 8080, Protocol::tcp}}),
-                   endpoint("far", "app=x", {"198.18.0.7"}, {{"http", 8080, Protocol::tcp}})});
+  ps.rules.push_back(
+      rule(Direction::egress, web,
+           {group_peer("api", "app=api", at(3, 9)), cidr_peer("198.18.0.0/30", {}, at(4, 9))},
+           {named_port("http")}, origin("p", at(2, 7))));
+  const Plan plan = compile(
+      ps,
+      {endpoint("web", "app=web", {"198.18.0.9"}),
+       endpoint("api-1", "app=api", {"198.18.0.2", "2001:db8::2"}, {{"http", 8080, Protocol::tcp}}),
+       endpoint("api-2", "app=api", {"198.18.0.5"}, {{"http", 9090, Protocol::tcp}}),
+       endpoint("api-3", "app=api", {"198.18.0.6"}),
+       endpoint("other", "app=x", {"198.18.0.3"}, {{"http", 8080, Protocol::tcp}}),
+       endpoint("far", "app=x", {"198.18.0.7"}, {{"http", 8080, Protocol::tcp}})});
   const auto& p = find(plan, "web");
   std::vector<std::string> names;
-  for (const auto& s : p.table->sets) names.push_back(s.name + "=" + ::testing::PrintToString(elements(&s)));
+  for (const auto& s : p.table->sets)
+    names.push_back(s.name + "=" + ::testing::PrintToString(elements(&s)));
   const std::string cidr_base = allow_rules(chain(p, "egress")).back().peer_set;
   ASSERT_EQ(cidr_base.substr(0, 5), "cidr_");
-  EXPECT_EQ(names, (std::vector<std::string>{
-                       "api_http_tcp8080_v4={ \"198.18.0.2\" }",
-                       "api_http_tcp8080_v6={ \"2001:db8::2\" }",
-                       "api_http_tcp9090_v4={ \"198.18.0.5\" }",
-                       "api_http_tcp9090_v6={}",
-                       // Toward a CIDR only endpoints inside it that define the name can match.
-                       cidr_base + "={ \"198.18.0.2\", \"198.18.0.3\" }"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{
+                "api_http_tcp8080_v4={ \"198.18.0.2\" }", "api_http_tcp8080_v6={ \"2001:db8::2\" }",
+                "api_http_tcp9090_v4={ \"198.18.0.5\" }", "api_http_tcp9090_v6={}",
+                // Toward a CIDR only endpoints inside it that define the name can match.
+                cidr_base + "={ \"198.18.0.2\", \"198.18.0.3\" }"}));
   EXPECT_TRUE(cidr_base.ends_with("_http_tcp8080_v4")) << cidr_base;
 }
 
@@ -396,7 +405,8 @@ TEST(Compile, SetNamesAndRulesDoNotChangeWithMembership) {
   Endpoints eps{endpoint("db", "app=db,io.kubernetes.pod.namespace=prod", {"198.18.0.2"}),
                 endpoint("w1", "app=web,io.kubernetes.pod.namespace=prod", {"198.18.0.3"})};
   const Plan before = compile(ps, eps);
-  eps.push_back(endpoint("w2", "app=web,io.kubernetes.pod.namespace=prod", {"198.18.0.4", "2001:db8::4"}));
+  eps.push_back(
+      endpoint("w2", "app=web,io.kubernetes.pod.namespace=prod", {"198.18.0.4", "2001:db8::4"}));
   eps.push_back(endpoint("o1", "team=ops", {"198.18.0.5"}));
   const Plan after = compile(ps, eps);
   const auto& b = *find(before, "db").table;
@@ -424,10 +434,11 @@ TEST(Compile, IdenticalRulesAndSetsAreMergedKeepingTheFirstComment) {
   const Plan plan = compile(ps, {endpoint("api", "app=api", {"198.18.0.2"})});
   const auto& p = find(plan, "api");
   EXPECT_EQ(allow_rules(chain(p, "ingress")),
-            (std::vector<NftRule>{allow(4, "web_v4", L4::tcp, 80, 80, "a-pol: web -> api tcp/80 (a.yaml:9:7)"),
-                                  allow(6, "web_v6", L4::tcp, 80, 80, "a-pol: web -> api tcp/80 (a.yaml:9:7)"),
-                                  allow(4, "web_v4", L4::tcp, 443, 443, "a-pol: web -> api tcp/443 (a.yaml:9:7)"),
-                                  allow(6, "web_v6", L4::tcp, 443, 443, "a-pol: web -> api tcp/443 (a.yaml:9:7)")}));
+            (std::vector<NftRule>{
+                allow(4, "web_v4", L4::tcp, 80, 80, "a-pol: web -> api tcp/80 (a.yaml:9:7)"),
+                allow(6, "web_v6", L4::tcp, 80, 80, "a-pol: web -> api tcp/80 (a.yaml:9:7)"),
+                allow(4, "web_v4", L4::tcp, 443, 443, "a-pol: web -> api tcp/443 (a.yaml:9:7)"),
+                allow(6, "web_v6", L4::tcp, 443, 443, "a-pol: web -> api tcp/443 (a.yaml:9:7)")}));
   EXPECT_EQ(p.table->sets.size(), 2u);
 }
 
@@ -441,7 +452,8 @@ TEST(Compile, RulesAreOrderedByPolicyThenPositionWhateverTheInputOrder) {
                           {port(Protocol::tcp, 2)}, origin("alpha", at(20, 7))));
   ps.rules.push_back(rule(Direction::ingress, api, {cidr_peer("198.18.1.0/24")},
                           {port(Protocol::tcp, 1)}, origin("alpha", at(10, 7))));
-  const auto rules = allow_rules(chain(find(compile(ps, {endpoint("api", "app=api", {})}), "api"), "ingress"));
+  const auto rules =
+      allow_rules(chain(find(compile(ps, {endpoint("api", "app=api", {})}), "api"), "ingress"));
   ASSERT_EQ(rules.size(), 3u);
   EXPECT_EQ(rules[0].port_first, 1);
   EXPECT_EQ(rules[1].port_first, 2);
@@ -492,7 +504,8 @@ TEST(Compile, LongCommentsFitNftsLimitKeepingTheSourcePosition) {
   ps.rules.push_back(rule(Direction::ingress, s, {group_peer(group + "\"x", "app=w")},
                           {port(Protocol::tcp, 80)},
                           origin("shop-\"quoted\"", at(123, 45, "policies/shop.yaml"))));
-  const auto rules = allow_rules(chain(find(compile(ps, {endpoint("s1", "app=s", {})}), "s1"), "ingress"));
+  const auto rules =
+      allow_rules(chain(find(compile(ps, {endpoint("s1", "app=s", {})}), "s1"), "ingress"));
   ASSERT_FALSE(rules.empty());
   const std::string& c = rules[0].comment;
   // The body is cut inside an "é" and backs off to the character boundary: 127 bytes, not 128.

@@ -23,8 +23,8 @@ struct Probe {
   uint16_t port;
 };
 
-const Probe kProbes[] = {{Protocol::tcp, 80},   {Protocol::tcp, 443},  {Protocol::tcp, 8080},
-                         {Protocol::tcp, 9090}, {Protocol::udp, 53},   {Protocol::udp, 8080},
+const Probe kProbes[] = {{Protocol::tcp, 80},   {Protocol::tcp, 443},   {Protocol::tcp, 8080},
+                         {Protocol::tcp, 9090}, {Protocol::udp, 53},    {Protocol::udp, 8080},
                          {Protocol::tcp, 53},   {Protocol::sctp, 7777}, {Protocol::icmp, 0}};
 
 std::string describe(const Flow& f) {
@@ -104,7 +104,8 @@ TEST(Differential, PlanAgreesWithReferenceOnRandomPolicies) {
   EXPECT_EQ(failures, 0);
   // Both verdicts must occur often, or the comparison says little.
   EXPECT_GT(stats.allowed, stats.flows / 20) << stats.allowed << " of " << stats.flows;
-  EXPECT_LT(stats.allowed, stats.flows - stats.flows / 20) << stats.allowed << " of " << stats.flows;
+  EXPECT_LT(stats.allowed, stats.flows - stats.flows / 20)
+      << stats.allowed << " of " << stats.flows;
   std::cout << "[ differential ] " << cases << " cases, " << stats.flows << " flows, "
             << stats.allowed << " allowed\n";
 }

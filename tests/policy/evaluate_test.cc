@@ -39,8 +39,7 @@ World make_world() {
                             {port(Protocol::udp, 53)}, origin("shop", at(7, 7))));
   w.ps.rules.push_back(rule(Direction::ingress, db, {group_peer("api", "app=api")},
                             {named_port("pg")}, origin("shop", at(8, 7))));
-  w.ps.rules.push_back(rule(Direction::ingress, db,
-                            {cidr_peer("198.18.0.0/24", {"198.18.0.3/32"})},
+  w.ps.rules.push_back(rule(Direction::ingress, db, {cidr_peer("198.18.0.0/24", {"198.18.0.3/32"})},
                             {port(Protocol::icmp)}, origin("shop", at(9, 7))));
   w.eps = {endpoint("api", "app=api", {"198.18.0.2", "2001:db8::2"}),
            endpoint("db", "app=db", {"198.18.0.5", "2001:db8::5"}, {{"pg", 5432, Protocol::tcp}}),
@@ -116,7 +115,8 @@ TEST(PlanAllows, AMissingAllowRuleIsNoticed) {
   // allow rule in turn and the flow it carried must become denied.
   const World w = make_world();
   const Plan plan = compile(w.ps, w.eps);
-  Flow f = flow_of(w, Case{"web", "198.18.0.3", "api", "198.18.0.2", Protocol::tcp, 8080, true, true});
+  Flow f =
+      flow_of(w, Case{"web", "198.18.0.3", "api", "198.18.0.2", Protocol::tcp, 8080, true, true});
   ASSERT_TRUE(plan_allows(plan, f).allowed);
   Plan broken = plan;
   for (auto& ep : broken.endpoints) {
@@ -155,10 +155,13 @@ TEST(PlanAllows, RandomMutationsAreCaughtByComparingWithTheReference) {
           for (const auto& tb : b.addresses) {
             if (fa.family != tb.family || differs) continue;
             for (auto [proto, port] : {std::pair{Protocol::tcp, uint16_t{80}},
-                                       {Protocol::tcp, uint16_t{8080}}, {Protocol::udp, uint16_t{53}},
-                                       {Protocol::icmp, uint16_t{0}}, {Protocol::sctp, uint16_t{7777}}}) {
+                                       {Protocol::tcp, uint16_t{8080}},
+                                       {Protocol::udp, uint16_t{53}},
+                                       {Protocol::icmp, uint16_t{0}},
+                                       {Protocol::sctp, uint16_t{7777}}}) {
               const Flow f{&a, &b, fa, tb, proto, port};
-              if (reference_allows(c.policies, c.endpoints, f).allowed != plan_allows(plan, f).allowed)
+              if (reference_allows(c.policies, c.endpoints, f).allowed !=
+                  plan_allows(plan, f).allowed)
                 differs = true;
             }
           }

@@ -50,10 +50,10 @@ TEST(LintRules, SelectsNothingNeedsAnInventory) {
   ps.isolations.push_back(isolate(Direction::ingress, k8s_subject("prod", "app=db"),
                                   origin("prod/db", at(1, 1, "k8s.yaml"))));
   // "ghost" is used only as a peer: positioned at its first use.
-  ps.rules.push_back(rule(Direction::ingress, api,
-                          {group_peer("ghost", "app=ghost", at(12, 13)),
-                           group_peer("ghost", "app=ghost", at(9, 13))},
-                          {port(Protocol::tcp, 80)}, origin("shop", at(9, 7))));
+  ps.rules.push_back(rule(
+      Direction::ingress, api,
+      {group_peer("ghost", "app=ghost", at(12, 13)), group_peer("ghost", "app=ghost", at(9, 13))},
+      {port(Protocol::tcp, 80)}, origin("shop", at(9, 7))));
   const Endpoints inv{endpoint("db-1", "app=db", {"198.18.0.2"})};  // namespace default
   EXPECT_EQ(only(lint(ps, &inv), "selects-nothing"),
             (Lines{"k8s.yaml:1:1: warning: policy \"prod/db\" selects no endpoint of the "
@@ -122,8 +122,8 @@ TEST(LintRules, NativeRuleIsRedundantOnlyWhenBothSidesAre) {
                     uint16_t p, SourcePos pos) {
     std::vector<Peer> from_peers;
     for (const auto& [s, sel_text] : from) from_peers.push_back(group_peer(s.group, sel_text));
-    ps.rules.push_back(rule(Direction::ingress, to, from_peers, {port(Protocol::tcp, p)},
-                            origin("p", pos)));
+    ps.rules.push_back(
+        rule(Direction::ingress, to, from_peers, {port(Protocol::tcp, p)}, origin("p", pos)));
     for (const auto& [s, sel_text] : from) {
       ps.rules.push_back(rule(Direction::egress, s, {group_peer(to.group, "app=" + to.group)},
                               {port(Protocol::tcp, p)}, origin("p", pos)));
@@ -142,11 +142,11 @@ TEST(LintRules, AllowAnythingAndWideCidrs) {
   const auto s = k8s_subject("prod", "app=s");
   ps.rules.push_back(
       with_any_port(any_peer_rule(Direction::ingress, s, {}, origin("prod/open", at(5, 7)))));
-  ps.rules.push_back(rule(Direction::egress, s,
-                          {cidr_peer("0.0.0.0/0", {}, at(8, 11)), cidr_peer("10.0.0.0/8", {}, at(9, 11)),
-                           cidr_peer("2001:db8::/31", {}, at(10, 11)),
-                           cidr_peer("2001:db8::/32", {}, at(11, 11))},
-                          {port(Protocol::tcp, 443)}, origin("prod/out", at(7, 7))));
+  ps.rules.push_back(
+      rule(Direction::egress, s,
+           {cidr_peer("0.0.0.0/0", {}, at(8, 11)), cidr_peer("10.0.0.0/8", {}, at(9, 11)),
+            cidr_peer("2001:db8::/31", {}, at(10, 11)), cidr_peer("2001:db8::/32", {}, at(11, 11))},
+           {port(Protocol::tcp, 443)}, origin("prod/out", at(7, 7))));
   EXPECT_EQ(render(lint(ps, nullptr)),
             (Lines{"p.yaml:5:7: warning: rule allows every peer on every port: it undoes the "
                    "ingress isolation of what it selects [allow-anything]",
@@ -159,16 +159,16 @@ TEST(LintRules, AllowAnythingAndWideCidrs) {
 TEST(LintRules, CidrContainingEndpointAddresses) {
   PolicySet ps;
   const auto s = group_subject("s", "app=s");
-  ps.rules.push_back(rule(Direction::egress, s,
-                          {cidr_peer("198.18.0.0/24", {"198.18.0.4/32"}, at(8, 11)),
-                           cidr_peer("198.18.9.0/24", {}, at(9, 11)),
-                           cidr_peer("198.18.1.0/24", {}, at(10, 11))},
-                          {port(Protocol::tcp, 443)}, origin("p", at(7, 7))));
-  const Endpoints inv{endpoint("a", "app=s", {"198.18.0.2"}),
-                      endpoint("b", "app=x", {"2001:db8::1", "198.18.0.3"}),
-                      endpoint("c", "app=x", {"198.18.0.4"}),  // excepted
-                      endpoint("d", "app=x", {"198.18.0.5"}), endpoint("e", "app=x", {"198.18.0.6"}),
-                      endpoint("f", "app=x", {"198.18.1.9"})};
+  ps.rules.push_back(
+      rule(Direction::egress, s,
+           {cidr_peer("198.18.0.0/24", {"198.18.0.4/32"}, at(8, 11)),
+            cidr_peer("198.18.9.0/24", {}, at(9, 11)), cidr_peer("198.18.1.0/24", {}, at(10, 11))},
+           {port(Protocol::tcp, 443)}, origin("p", at(7, 7))));
+  const Endpoints inv{
+      endpoint("a", "app=s", {"198.18.0.2"}), endpoint("b", "app=x", {"2001:db8::1", "198.18.0.3"}),
+      endpoint("c", "app=x", {"198.18.0.4"}),  // excepted
+      endpoint("d", "app=x", {"198.18.0.5"}), endpoint("e", "app=x", {"198.18.0.6"}),
+      endpoint("f", "app=x", {"198.18.1.9"})};
   EXPECT_EQ(only(lint(ps, &inv), "cidr-contains-endpoints"),
             (Lines{"p.yaml:8:11: warning: CIDR 198.18.0.0/24 contains endpoint addresses: a "
                    "(198.18.0.2), b (198.18.0.3), d (198.18.0.5) and 1 more; select endpoints by "
@@ -203,11 +203,11 @@ TEST(LintRules, UnresolvedNamedPorts) {
   PolicySet ps;
   const auto db = group_subject("db", "app=db");
   const auto api = group_subject("api", "app=api");
-  ps.rules.push_back(rule(Direction::ingress, db, {group_peer("api", "app=api")},
-                          {named_port("pg", Protocol::tcp, at(5, 15)),
-                           named_port("pg", Protocol::udp, at(6, 15)),
-                           named_port("nope", Protocol::tcp, at(7, 15))},
-                          origin("p", at(4, 7))));
+  ps.rules.push_back(
+      rule(Direction::ingress, db, {group_peer("api", "app=api")},
+           {named_port("pg", Protocol::tcp, at(5, 15)), named_port("pg", Protocol::udp, at(6, 15)),
+            named_port("nope", Protocol::tcp, at(7, 15))},
+           origin("p", at(4, 7))));
   ps.rules.push_back(rule(Direction::egress, api, {group_peer("db", "app=db")},
                           {named_port("pg", Protocol::tcp, at(9, 15)),
                            named_port("metrics", Protocol::any, at(10, 15))},
@@ -215,8 +215,9 @@ TEST(LintRules, UnresolvedNamedPorts) {
   // Nothing is selected: selects-nothing covers it, no named-port noise.
   ps.rules.push_back(rule(Direction::ingress, group_subject("none", "app=none"), {},
                           {named_port("x", Protocol::tcp, at(12, 15))}, origin("p", at(11, 7))));
-  const Endpoints inv{endpoint("db-1", "app=db", {"198.18.0.2"}, {{"pg", 5432, Protocol::tcp}}),
-                      endpoint("api-1", "app=api", {"198.18.0.3"}, {{"metrics", 9090, Protocol::tcp}})};
+  const Endpoints inv{
+      endpoint("db-1", "app=db", {"198.18.0.2"}, {{"pg", 5432, Protocol::tcp}}),
+      endpoint("api-1", "app=api", {"198.18.0.3"}, {{"metrics", 9090, Protocol::tcp}})};
   EXPECT_EQ(only(lint(ps, &inv), "unresolved-named-port"),
             (Lines{"p.yaml:6:15: warning: named port \"pg/udp\" is defined by no endpoint the "
                    "rule applies to; the rule allows nothing on it [unresolved-named-port]",

@@ -480,3 +480,38 @@ TEST(LoadPaths, AliasesCannotMakeTheWalkUnbounded) {
 
 }  // namespace
 }  // namespace bulkhead::policy
+
+namespace bulkhead::policy {
+namespace {
+
+// Inputs the fuzzers found (tests/fuzz/regressions): each must load, as policy and as inventory,
+// without crashing or hanging, and report a problem rather than succeed silently or throw.
+TEST(LoadPaths, FuzzRegressionsLoadWithoutCrashing) {
+  const std::filesystem::path dir = std::string(BULKHEAD_SOURCE_DIR) + "/tests/fuzz/regressions";
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) files.push_back(e.path());
+  ASSERT_FALSE(files.empty());
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto p = load_policy_text(text, f.filename().string());
+    auto i = load_inventory_text(text, f.filename().string());
+    EXPECT_TRUE(has_errors(p.diagnostics)) << f;
+    EXPECT_TRUE(has_errors(i.diagnostics)) << f;
+  }
+}
+
+TEST(LoadPaths, StuckParserIsReportedNotHung) {
+  auto l = load_policy_text("a: 1\n---\n , b\n", "stuck.yaml");
+  ASSERT_EQ(l.diagnostics.size(), 1u);
+  EXPECT_EQ(l.diagnostics[0].rule, "yaml-syntax");
+  EXPECT_EQ(l.diagnostics[0].message,
+            "YAML syntax error: the parser cannot make sense of the text from here (a stray ',' "
+            "or a similar flow indicator outside [] or {}?)");
+  EXPECT_THAT(lines(load_policy_text("a: 1\n\x01", "c.yaml").diagnostics),
+              ElementsAre("2:1: error: YAML text cannot contain the control character 0x01 "
+                          "[yaml-syntax]"));
+}
+
+}  // namespace
+}  // namespace bulkhead::policy

@@ -44,7 +44,8 @@ inline Endpoint endpoint(std::string name, std::string_view labels,
   e.netns = "/run/netns/" + name;
   e.name = std::move(name);
   // "k=v,k2=v2" as labels (a selector's equality syntax, read back as a map).
-  for (const auto& r : sel(labels).requirements) e.labels[r.key] = r.values.empty() ? "" : r.values[0];
+  for (const auto& r : sel(labels).requirements)
+    e.labels[r.key] = r.values.empty() ? "" : r.values[0];
   for (const char* a : addrs) e.addresses.push_back(ip(a));
   std::sort(ports.begin(), ports.end(),
             [](const NamedPort& a, const NamedPort& b) { return a.name < b.name; });

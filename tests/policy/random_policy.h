@@ -14,8 +14,8 @@ namespace bulkhead::policy::testing {
 
 struct RandomCase {
   PolicySet policies;
-  Endpoints endpoints;               // sorted by name
-  std::vector<IpAddr> outside;       // addresses of no endpoint
+  Endpoints endpoints;          // sorted by name
+  std::vector<IpAddr> outside;  // addresses of no endpoint
 };
 
 class RandomPolicyGen {
@@ -70,8 +70,8 @@ class RandomPolicyGen {
       if (chance(0.8)) e.labels["io.kubernetes.pod.namespace"] = pick(namespaces_);
       if (chance(0.95)) e.addresses.push_back(addr("198.18.0." + std::to_string(10 + i)));
       if (chance(0.3)) e.addresses.push_back(addr("2001:db8::" + std::to_string(10 + i)));
-      if (chance(0.5)) e.ports.push_back({"http", static_cast<uint16_t>(chance(0.5) ? 80 : 8080),
-                                          Protocol::tcp});
+      if (chance(0.5))
+        e.ports.push_back({"http", static_cast<uint16_t>(chance(0.5) ? 80 : 8080), Protocol::tcp});
       if (chance(0.3)) e.ports.push_back({"dns", 53, chance(0.5) ? Protocol::udp : Protocol::tcp});
       if (chance(0.2)) e.ports.push_back({"metrics", 9090, Protocol::tcp});
       if (chance(0.2)) e.ports.push_back({"sig", 7777, Protocol::sctp});
@@ -137,12 +137,12 @@ class RandomPolicyGen {
     CidrPeer p;
     if (chance(0.75)) {
       const int prefix = pick(std::vector<int>{16, 24, 26, 28, 30, 32});
-      p.cidr = *Cidr::parse("198.18.0." + std::to_string(between(8, 30)) + "/" +
-                            std::to_string(prefix));
+      p.cidr =
+          *Cidr::parse("198.18.0." + std::to_string(between(8, 30)) + "/" + std::to_string(prefix));
       if (chance(0.5)) {
         const int ex = std::min(32, prefix + between(1, 4));
-        p.except.push_back(*Cidr::parse("198.18.0." + std::to_string(between(8, 30)) + "/" +
-                                        std::to_string(ex)));
+        p.except.push_back(
+            *Cidr::parse("198.18.0." + std::to_string(between(8, 30)) + "/" + std::to_string(ex)));
       }
     } else {
       p.cidr = *Cidr::parse(chance(0.5) ? "2001:db8::/120" : "2001:db8::/32");
@@ -209,7 +209,8 @@ class RandomPolicyGen {
     const Subject main = subject();
     for (Direction d : {Direction::ingress, Direction::egress}) {
       if (chance(0.7)) {
-        c.policies.isolations.push_back(Isolation{d, main, {info.name, info.kind, info.pos, false}});
+        c.policies.isolations.push_back(
+            Isolation{d, main, {info.name, info.kind, info.pos, false}});
       }
     }
     const int rules = between(0, 4);

@@ -94,12 +94,18 @@ TEST(RenderNft, BaseRulesPerHook) {
 
 TEST(RenderNft, AllowRuleForms) {
   NftChain in{"ingress", Hook::input, 0, {}};
-  in.rules = {allow(4, "web_v4", L4::tcp, 8080), allow(6, "web_v6", L4::udp, 8000, 8100),
-              allow(4, "c_v4", L4::icmp),         allow(6, "c_v6", L4::icmpv6),
-              allow(4, "c_v4", L4::sctp),         allow(4, "c_v4", L4::any),
-              allow(0, "", L4::any),              allow(0, "", L4::icmp),
-              allow(0, "", L4::icmpv6),           allow(4, "", L4::icmp),
-              allow(6, "", L4::tcp),              allow(4, "", L4::udp, 53)};
+  in.rules = {allow(4, "web_v4", L4::tcp, 8080),
+              allow(6, "web_v6", L4::udp, 8000, 8100),
+              allow(4, "c_v4", L4::icmp),
+              allow(6, "c_v6", L4::icmpv6),
+              allow(4, "c_v4", L4::sctp),
+              allow(4, "c_v4", L4::any),
+              allow(0, "", L4::any),
+              allow(0, "", L4::icmp),
+              allow(0, "", L4::icmpv6),
+              allow(4, "", L4::icmp),
+              allow(6, "", L4::tcp),
+              allow(4, "", L4::udp, 53)};
   in.rules[0].packets = 7;
   in.rules[0].bytes = 420;
   in.rules[1].counter = false;
@@ -189,10 +195,10 @@ TEST(RenderEndpoint, UnisolatedEndpointWithLimit) {
 TEST(NftComment, TruncationNeverSplitsACharacter) {
   EXPECT_EQ(truncate_utf8("abc", 3), "abc");
   EXPECT_EQ(truncate_utf8("abc", 2), "ab");
-  EXPECT_EQ(truncate_utf8("aé", 2), "a");          // é is 2 bytes
-  EXPECT_EQ(truncate_utf8("a✓b", 3), "a");         // ✓ is 3 bytes
+  EXPECT_EQ(truncate_utf8("aé", 2), "a");   // é is 2 bytes
+  EXPECT_EQ(truncate_utf8("a✓b", 3), "a");  // ✓ is 3 bytes
   EXPECT_EQ(truncate_utf8("a✓b", 4), "a✓");
-  EXPECT_EQ(truncate_utf8("😀x", 3), "");          // 4-byte character
+  EXPECT_EQ(truncate_utf8("😀x", 3), "");  // 4-byte character
   EXPECT_EQ(sanitize_comment("a\"b\tc\x7f"), "a'b c ");
 }
 

@@ -65,9 +65,11 @@ set -e
 [ $rc -ne 0 ] || fail "--once exited 0 with a missing namespace"
 grep -q "endpoint c (/run/netns/$prefix-missing) not enforced" "$work/once.err" || fail "no per-endpoint failure: $(cat "$work/once.err")"
 
+metrics_port=$((20000 + $$ % 20000))
 step "long-running daemon: start"
 "$build/bulkheadd" --policy "$work/policy" --source "inventory:$work/inventory.yaml" \
-  --resync-interval 1 --log-format json >"$work/daemon.log" 2>&1 &
+  --resync-interval 1 --log-format json --status-socket "$work/status.sock" \
+  --metrics-listen "127.0.0.1:$metrics_port" >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
 wait_for 5 grep -q '"msg":"bulkheadd running"' "$work/daemon.log" || fail "daemon did not start: $(cat "$work/daemon.log")"
 
@@ -76,6 +78,25 @@ write_policy "    - from: [a]
       to: [b]
       ports: [9090/tcp]"
 wait_for 2 verify || fail "new rule not enforced in 2 s: $(verify || true)"
+
+step "status reports every endpoint enforced, with the drops a denied probe caused"
+verify >/dev/null  # 9090 from c to b is denied: b's drop counter moves
+"$build/bulkhead" status --status-socket "$work/status.sock" --json >"$work/status.json"
+for ep in a b c; do
+  grep -A3 "\"name\": \"$ep\"" "$work/status.json" | grep -q '"state": "enforced"' || fail "$ep not enforced in status: $(cat "$work/status.json")"
+done
+dropped_b=$(awk '/"name": "b"/{f=1} f && /"dropped_packets"/{gsub(/[^0-9]/,""); print; exit}' "$work/status.json")
+[ "${dropped_b:-0}" -gt 0 ] || fail "no drops counted for b: $(cat "$work/status.json")"
+"$build/bulkhead" status --status-socket "$work/status.sock" | grep -qE '^  b +enforced' || fail "human status lacks b"
+
+step "metrics: endpoints by state, apply durations and drops in Prometheus text format"
+exec 3<>"/dev/tcp/127.0.0.1/$metrics_port"
+printf 'GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
+timeout 5 cat <&3 >"$work/metrics.txt" || true
+exec 3<&-
+grep -q '^bulkhead_endpoints{state="enforced"} 3' "$work/metrics.txt" || fail "endpoint gauge: $(grep bulkhead_endpoints "$work/metrics.txt")"
+grep -qE '^bulkhead_apply_duration_seconds_count [1-9]' "$work/metrics.txt" || fail "no apply histogram"
+grep -qE '^bulkhead_dropped_packets\{.*endpoint="b".*\} [1-9]' "$work/metrics.txt" || fail "no drop gauge for b: $(grep dropped "$work/metrics.txt")"
 
 step "a broken policy is reported with file:line:col and enforcement stays"
 printf 'apiVersion: bulkhead/v1\nkind: Policy\nmetadata: {name: t}\nspec:\n  groups:\n    a: {selectr: "app=a"}\n' >"$work/policy/p.yaml"

@@ -1,0 +1,43 @@
+#include "enforcer/inventory_source.h"
+
+#include "policy/load.h"
+
+namespace bulkhead::daemon {
+
+Status InventorySource::start(std::function<void()> changed) {
+  changed_ = std::move(changed);
+  auto diags = reload();
+  if (policy::has_errors(diags)) return make_error(name(), "the inventory did not load");
+  return {};
+}
+
+Snapshot InventorySource::snapshot() {
+  std::lock_guard lock(mu_);
+  return snap_;
+}
+
+policy::Diagnostics InventorySource::reload() {
+  auto inv = policy::load_inventory(path_);
+  {
+    std::lock_guard lock(mu_);
+    if (policy::has_errors(inv.diagnostics)) {
+      snap_.error = "the inventory did not load; keeping the last good one";
+    } else {
+      snap_.ready = true;
+      snap_.error.clear();
+      snap_.endpoints.clear();
+      snap_.unenforceable.clear();
+      // A host-network endpoint's namespace is the host's: never program it as if it were its own.
+      for (auto& ep : inv.endpoints) {
+        if (ep.host_network)
+          snap_.unenforceable.push_back({ep.name, "host network: shares the host's namespace"});
+        else
+          snap_.endpoints.push_back(std::move(ep));
+      }
+    }
+  }
+  if (changed_) changed_();
+  return inv.diagnostics;
+}
+
+}  // namespace bulkhead::daemon
