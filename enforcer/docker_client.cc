@@ -30,13 +30,19 @@ http::request<http::empty_body> make_request(const std::string& target) {
   return req;
 }
 
-Error transport_error(const std::string& op, const beast::error_code& ec) {
-  if (ec == beast::error::timeout) return make_error(op, "timed out", ETIMEDOUT);
+// "GET /v1.40/events" without its query: errors stay readable.
+std::string op_name(const std::string& target) {
+  return "GET " + target.substr(0, target.find('?'));
+}
+
+Error transport_error(const std::string& op, const std::string& socket_path,
+                      const beast::error_code& ec) {
+  if (ec == beast::error::timeout) return make_error(op, socket_path, ETIMEDOUT);
   if (ec == asio::error::operation_aborted) return make_error(op, "interrupted", ECANCELED);
   if (ec.category() == asio::error::get_system_category()) {
-    return make_error(op, ec.message(), ec.value());
+    return make_error(op, socket_path, ec.value());
   }
-  return make_error(op, ec.message());
+  return make_error(op, socket_path + ": " + ec.message());
 }
 
 }  // namespace
@@ -46,7 +52,8 @@ struct DockerClient::Impl {
 
   // Runs the operations that `start` begins until they call `done`. An interrupted run leaves
   // its handlers queued; they are never run, because every later run fails first.
-  beast::error_code run(const std::atomic<bool>& interrupted, const std::function<void(Done)>& start) {
+  beast::error_code run(const std::atomic<bool>& interrupted,
+                        const std::function<void(Done)>& start) {
     ioc.restart();
     if (interrupted.load()) return asio::error::operation_aborted;
     bool finished = false;
@@ -82,7 +89,7 @@ void DockerClient::interrupt() {
 }
 
 Result<HttpResponse> DockerClient::get(const std::string& target) {
-  const std::string op = "GET " + target;
+  const std::string op = op_name(target);
   try {
     Socket stream(impl_->ioc);
     auto req = make_request(target);
@@ -101,7 +108,7 @@ Result<HttpResponse> DockerClient::get(const std::string& target) {
         });
       });
     });
-    if (ec) return transport_error(op, ec);
+    if (ec) return transport_error(op, socket_path_, ec);
     auto res = parser.release();
     return HttpResponse{res.result_int(), std::move(res.body())};
   } catch (const std::exception& e) {  // a socket path too long for sun_path, bad_alloc
@@ -109,8 +116,9 @@ Result<HttpResponse> DockerClient::get(const std::string& target) {
   }
 }
 
-Result<std::unique_ptr<BodyStream>> DockerClient::open_stream(const std::string& target) {
-  const std::string op = "GET " + target;
+Result<std::unique_ptr<BodyStream>> DockerClient::open_stream(
+    const std::string& target, std::chrono::milliseconds header_timeout) {
+  const std::string op = op_name(target);
   try {
     std::unique_ptr<BodyStream> body(new BodyStream(*this));
     BodyStream::Impl& s = *body->impl_;
@@ -118,7 +126,7 @@ Result<std::unique_ptr<BodyStream>> DockerClient::open_stream(const std::string&
     s.parser.body_limit(boost::none);  // the events stream never ends by itself
     auto req = make_request(target);
     asio::local::stream_protocol::endpoint where(socket_path_);
-    s.stream.expires_after(timeout_);
+    s.stream.expires_after(header_timeout);
     beast::error_code ec = impl_->run(interrupted_, [&](Done done) {
       s.stream.async_connect(where, [&, done](beast::error_code ec) {
         if (ec) return done(ec);
@@ -129,11 +137,11 @@ Result<std::unique_ptr<BodyStream>> DockerClient::open_stream(const std::string&
         });
       });
     });
-    if (ec) return transport_error(op, ec);
+    if (ec) return transport_error(op, socket_path_, ec);
     unsigned status = s.parser.get().result_int();
     if (status != 200) {
-      return make_error(op, "HTTP " + std::to_string(status) + " " +
-                                std::string(s.parser.get().reason()));
+      return make_error(
+          op, "HTTP " + std::to_string(status) + " " + std::string(s.parser.get().reason()));
     }
     return body;
   } catch (const std::exception& e) {
@@ -169,7 +177,7 @@ Result<std::string> BodyStream::next_line(DockerClient::Clock::time_point deadli
       });
       if (ec == http::error::need_buffer) ec = {};  // the chunk is full: not a failure
       if (ec == http::error::end_of_stream) return make_error(s.op, "stream ended");
-      if (ec) return transport_error(s.op, ec);
+      if (ec) return transport_error(s.op, client_.socket_path_, ec);
       s.pending.append(s.chunk.data(), s.chunk.size() - s.parser.get().body().size);
     }
   } catch (const std::exception& e) {

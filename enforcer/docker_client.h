@@ -41,8 +41,9 @@ class DockerClient {
   Result<HttpResponse> get(const std::string& target);
 
   // GET `target` and keep the connection for reading its body as it arrives (the events stream).
-  // A status other than 200 is an error naming the engine's message.
-  Result<std::unique_ptr<BodyStream>> open_stream(const std::string& target);
+  // The response header must arrive within `header_timeout`. A status other than 200 is an error.
+  Result<std::unique_ptr<BodyStream>> open_stream(const std::string& target,
+                                                  std::chrono::milliseconds header_timeout);
 
   // Makes the running call and every later one fail at once. Thread-safe; final.
   void interrupt();

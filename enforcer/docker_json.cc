@@ -246,8 +246,10 @@ Result<Event> parse_event(std::string_view text) {
   e.time_nano = r.integer(doc, "timeNano", "", 0, std::numeric_limits<int64_t>::max());
   if (r.failed()) return r.error();
   if (e.type == "network") {
+    // Docker names the network as the actor and the container in an attribute; Podman makes the
+    // container the actor.
     auto it = attributes.find("container");
-    if (it != attributes.end()) e.container_id = it->second;
+    e.container_id = it != attributes.end() ? it->second : e.actor_id;
   }
   return e;
 }
@@ -267,7 +269,7 @@ std::string parse_error_message(std::string_view body) {
 bool event_matters(const Event& e) {
   // Podman says "remove" where Docker says "destroy".
   static constexpr std::array<std::string_view, 10> kContainer = {
-      "create", "start", "restart", "die",    "stop",
+      "create",  "start",  "restart", "die",    "stop",
       "destroy", "remove", "rename",  "update", "unpause"};
   if (e.type == "container") {
     return std::find(kContainer.begin(), kContainer.end(), e.action) != kContainer.end();

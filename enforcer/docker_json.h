@@ -36,9 +36,10 @@ struct ContainerInfo {
 };
 
 struct Event {
-  std::string type;     // "container", "network", ...
-  std::string action;   // "start", "die", "connect", "exec_start: sh", ...
-  std::string actor_id;  // the container's id, or the network's for network events
+  std::string type;    // "container", "network", ...
+  std::string action;  // "start", "die", "connect", "exec_start: sh", ...
+  std::string
+      actor_id;  // the container's id; for network events Docker's network, Podman's container
   // For network events: the container that was connected or disconnected ("" otherwise).
   std::string container_id;
   int64_t time_nano = 0;  // 0 when absent

@@ -14,22 +14,21 @@ namespace {
 using docker::DockerClient;
 
 // {"type":["container","network"]}, percent-encoded for the query string.
-constexpr const char* kEventFilters =
-    "%7B%22type%22%3A%5B%22container%22%2C%22network%22%5D%7D";
+constexpr const char* kEventFilters = "%7B%22type%22%3A%5B%22container%22%2C%22network%22%5D%7D";
 
 // Engine ids are hex; anything else is not put into a request path.
 bool plausible_id(const std::string& id) {
   return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           c == '-' || c == '_' || c == '.';
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+           c == '_' || c == '.';
   });
 }
 
 std::string api(const std::string& path) { return std::string(docker::kApiPrefix) + path; }
 
 Error http_error(const std::string& op, const docker::HttpResponse& res) {
-  return make_error(op, "HTTP " + std::to_string(res.status) + ": " +
-                            docker::parse_error_message(res.body));
+  return make_error(
+      op, "HTTP " + std::to_string(res.status) + ": " + docker::parse_error_message(res.body));
 }
 
 // Last line of defence for "never program the host's namespace": whatever the engine says, an
@@ -102,18 +101,19 @@ void DockerSource::run() {
     Status s = session(*client_, listed);
     if (stopping_.load()) break;
     if (s.ok()) continue;  // the periodic resync: reconnect and list again at once
-    std::string error = name() + ": " + s.error().to_string();
-    log::warn("docker source: engine unreachable, keeping the last known endpoints",
-              {{"source", name()}, {"error", s.error().to_string()}});
+    // Only a new problem is logged and signalled: retries of the same one are not news.
+    std::string error = s.error().to_string();
+    bool is_new = false;
     {
       std::lock_guard lock(mu_);
-      if (snapshot_.error == error) {
-        error.clear();
-      } else {
-        snapshot_.error = error;
-      }
+      is_new = snapshot_.error != error;
+      snapshot_.error = error;
     }
-    if (!error.empty()) changed_();
+    if (is_new) {
+      log::warn("docker source: engine unreachable, keeping the last known endpoints",
+                {{"source", name()}, {"error", error}});
+      changed_();
+    }
     if (listed) backoff = options_.backoff_min;
     if (!sleep_unless_stopped(backoff)) break;
     backoff = std::min(backoff * 2, options_.backoff_max);
@@ -128,7 +128,8 @@ bool DockerSource::sleep_unless_stopped(std::chrono::milliseconds d) {
 Status DockerSource::session(DockerClient& client, bool& listed) {
   listed = false;
   // Subscribe first, then list: whatever happens during the list waits in the stream.
-  auto stream = client.open_stream(api(std::string("/events?filters=") + kEventFilters));
+  auto stream = client.open_stream(api(std::string("/events?filters=") + kEventFilters),
+                                   options_.stream_open_timeout);
   if (!stream) return stream.error();
   if (Status s = reconcile(client); !s) return s;
   listed = true;
@@ -153,7 +154,7 @@ Status DockerSource::session(DockerClient& client, bool& listed) {
     } else if (Status s = refresh(client, id); !s) {
       return s;
     }
-    publish(true, "");
+    publish();
   }
 }
 
@@ -187,7 +188,7 @@ Status DockerSource::reconcile(DockerClient& client) {
   containers_ = std::move(fresh);
   unusable_ = std::move(unusable);
   ++relists_;
-  publish(true, "");
+  publish();
   return {};
 }
 
@@ -212,7 +213,7 @@ Status DockerSource::refresh(DockerClient& client, const std::string& id) {
   return {};
 }
 
-void DockerSource::publish(bool ready, const std::string& error) {
+void DockerSource::publish() {
   std::vector<docker::ContainerInfo> all;
   all.reserve(containers_.size());
   for (const auto& [id, info] : containers_) all.push_back(info);
@@ -222,11 +223,9 @@ void DockerSource::publish(bool ready, const std::string& error) {
   {
     std::lock_guard lock(mu_);
     docker::EndpointView old{snapshot_.endpoints, snapshot_.unenforceable};
-    if (snapshot_.ready == ready && snapshot_.error == error && docker::same_view(old, view)) {
-      return;
-    }
-    snapshot_.ready = ready;
-    snapshot_.error = error;
+    if (snapshot_.ready && snapshot_.error.empty() && docker::same_view(old, view)) return;
+    snapshot_.ready = true;
+    snapshot_.error.clear();
     snapshot_.endpoints = std::move(view.endpoints);
     snapshot_.unenforceable = std::move(view.unenforceable);
   }

@@ -27,6 +27,9 @@ class DockerSource final : public Source {
   struct Options {
     std::string socket_path = kDefaultDockerSocket;
     std::chrono::milliseconds request_timeout{10000};
+    // A starting engine accepts connections well before it answers them: waiting briefly for the
+    // events stream's header, then retrying, reconnects sooner than one long wait.
+    std::chrono::milliseconds stream_open_timeout{2000};
     // Reconnect delays after a failure: doubling from `backoff_min` up to `backoff_max`.
     std::chrono::milliseconds backoff_min{100};
     std::chrono::milliseconds backoff_max{3000};
@@ -55,7 +58,8 @@ class DockerSource final : public Source {
   Status reconcile(docker::DockerClient& client);
   // Re-reads one container: its state now, whatever the event said. A 404 means it is gone.
   Status refresh(docker::DockerClient& client, const std::string& id);
-  void publish(bool ready, const std::string& error);
+  // After a full list or an event: the view from `containers_`, ready and healthy.
+  void publish();
   bool sleep_unless_stopped(std::chrono::milliseconds d);
 
   Options options_;

@@ -1,10 +1,9 @@
 // Output formats of `bulkhead lint`: compiler-style text, JSON and SARIF 2.1.0.
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "policy/lint.h"
@@ -166,8 +165,9 @@ std::string format_sarif(const Diagnostics& diags) {
   ordered_json sarif = {
       {"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
       {"version", "2.1.0"},
-      {"runs", ordered_json::array({{{"tool", {{"driver", {{"name", "bulkhead"}, {"rules", rules}}}}},
-                                     {"results", results}}})}};
+      {"runs",
+       ordered_json::array({{{"tool", {{"driver", {{"name", "bulkhead"}, {"rules", rules}}}}},
+                             {"results", results}}})}};
   return sarif.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <unistd.h>
-
 #include <yaml-cpp/eventhandler.h>
 
 #include <cerrno>

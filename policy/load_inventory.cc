@@ -30,18 +30,21 @@ std::optional<NamedPort> load_named_port(Source& src, const Field& f) {
     } else if (proto == "sctp" || proto == "SCTP") {
       p.proto = Protocol::sctp;
     } else {
-      src.error(f.value_pos, "invalid-port",
-                "unknown protocol \"" + proto + "\" in \"" + *text + "\"; expected tcp, udp or sctp");
+      src.error(
+          f.value_pos, "invalid-port",
+          "unknown protocol \"" + proto + "\" in \"" + *text + "\"; expected tcp, udp or sctp");
       return std::nullopt;
     }
   }
-  const bool digits = !num.empty() && num.size() <= 5 &&
-                      std::all_of(num.begin(), num.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const bool digits =
+      !num.empty() && num.size() <= 5 &&
+      std::all_of(num.begin(), num.end(), [](char c) { return c >= '0' && c <= '9'; });
   const int v = digits ? std::stoi(num) : 0;
   if (v < 1 || v > 65535) {
     src.error(f.value_pos, "invalid-port",
-              "invalid port \"" + *text + "\": expected PORT/PROTOCOL with a port from 1 to 65535, "
-              "e.g. \"80/tcp\"");
+              "invalid port \"" + *text +
+                  "\": expected PORT/PROTOCOL with a port from 1 to 65535, "
+                  "e.g. \"80/tcp\"");
     return std::nullopt;
   }
   p.port = static_cast<uint16_t>(v);
@@ -49,9 +52,9 @@ std::optional<NamedPort> load_named_port(Source& src, const Field& f) {
 }
 
 std::optional<Endpoint> load_endpoint(Source& src, const YAML::Node& n, const SourcePos& at) {
-  auto m = Map::open(src, n, at, "an endpoint (a map with name, netns, labels...)",
-                     {"name", "netns", "labels", "addresses", "ports", "hostNetwork", "privileged",
-                      "netAdmin"});
+  auto m = Map::open(
+      src, n, at, "an endpoint (a map with name, netns, labels...)",
+      {"name", "netns", "labels", "addresses", "ports", "hostNetwork", "privileged", "netAdmin"});
   if (!m) return std::nullopt;
   Endpoint e;
   e.pos = at;
@@ -66,8 +69,9 @@ std::optional<Endpoint> load_endpoint(Source& src, const YAML::Node& n, const So
     return std::nullopt;
   }
   if (ns->empty() || ns->front() != '/') {
-    src.error(netns->value_pos, "invalid-value",
-              "netns \"" + *ns + "\" must be an absolute path (/run/netns/NAME or /proc/PID/ns/net)");
+    src.error(
+        netns->value_pos, "invalid-value",
+        "netns \"" + *ns + "\" must be an absolute path (/run/netns/NAME or /proc/PID/ns/net)");
     return std::nullopt;
   }
   e.name = *nm;
@@ -97,8 +101,8 @@ std::optional<Endpoint> load_endpoint(Source& src, const YAML::Node& n, const So
       }
       auto a = IpAddr::parse(*s);
       if (!a) {
-        const bool prefixed = s->find('/') != std::string::npos &&
-                              IpAddr::parse(s->substr(0, s->find('/')));
+        const bool prefixed =
+            s->find('/') != std::string::npos && IpAddr::parse(s->substr(0, s->find('/')));
         src.error(xp, "invalid-address",
                   "invalid address \"" + *s + "\"" +
                       (prefixed ? ": write the address without a prefix length" : ""));
@@ -124,9 +128,9 @@ std::optional<Endpoint> load_endpoint(Source& src, const YAML::Node& n, const So
     std::sort(e.ports.begin(), e.ports.end(),
               [](const NamedPort& a, const NamedPort& b) { return a.name < b.name; });
   }
-  for (auto [key, flag] : {std::pair{"hostNetwork", &e.host_network},
-                           std::pair{"privileged", &e.privileged},
-                           std::pair{"netAdmin", &e.net_admin}}) {
+  for (auto [key, flag] :
+       {std::pair{"hostNetwork", &e.host_network}, std::pair{"privileged", &e.privileged},
+        std::pair{"netAdmin", &e.net_admin}}) {
     if (const Field* f = m->get(key)) {
       auto b = yaml::boolean(src, *f);
       if (b) {
@@ -155,7 +159,8 @@ void load_inventory_doc(Source& src, const YAML::Node& doc, InventoryLoad& out,
     if (*a != "bulkhead/v1" || *k != "Inventory") {
       src.error(api ? api->value_pos : kind->value_pos, "unknown-kind",
                 "an inventory is \"apiVersion: bulkhead/v1\" and \"kind: Inventory\" (both "
-                "optional), not \"" + *a + "\" \"" + *k + "\"");
+                "optional), not \"" +
+                    *a + "\" \"" + *k + "\"");
       return;
     }
   }

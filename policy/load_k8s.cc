@@ -12,10 +12,17 @@ using yaml::Source;
 namespace {
 
 // Server-populated metadata that `kubectl get -o yaml` prints; meaningless here.
-const std::vector<std::string> kIgnoredMetadata = {
-    "uid",        "resourceVersion", "creationTimestamp", "generation",
-    "managedFields", "selfLink",     "finalizers",        "ownerReferences",
-    "generateName", "deletionTimestamp", "deletionGracePeriodSeconds"};
+const std::vector<std::string> kIgnoredMetadata = {"uid",
+                                                   "resourceVersion",
+                                                   "creationTimestamp",
+                                                   "generation",
+                                                   "managedFields",
+                                                   "selfLink",
+                                                   "finalizers",
+                                                   "ownerReferences",
+                                                   "generateName",
+                                                   "deletionTimestamp",
+                                                   "deletionGracePeriodSeconds"};
 
 bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
@@ -166,8 +173,7 @@ std::optional<Peer> load_peer(Source& src, const YAML::Node& n, const SourcePos&
   if (nss) {
     auto sel = load_selector(src, *nss, true);
     if (!sel) return std::nullopt;
-    ep.namespaces.kind =
-        sel->empty() ? NamespaceScope::Kind::any : NamespaceScope::Kind::selector;
+    ep.namespaces.kind = sel->empty() ? NamespaceScope::Kind::any : NamespaceScope::Kind::selector;
     ep.namespaces.selector = std::move(*sel);
   } else {
     ep.namespaces.kind = NamespaceScope::Kind::named;
@@ -179,8 +185,9 @@ std::optional<Peer> load_peer(Source& src, const YAML::Node& n, const SourcePos&
 std::optional<uint16_t> port_value(Source& src, const Field& f, const std::string& what) {
   auto s = yaml::scalar(src, f, "a port number");
   if (!s) return std::nullopt;
-  const bool digits = !s->empty() && s->size() <= 6 &&
-                      std::all_of(s->begin(), s->end(), [](char c) { return c >= '0' && c <= '9'; });
+  const bool digits =
+      !s->empty() && s->size() <= 6 &&
+      std::all_of(s->begin(), s->end(), [](char c) { return c >= '0' && c <= '9'; });
   const int v = digits ? std::stoi(*s) : -1;
   if (v < 1 || v > 65535) {
     src.error(f.value_pos, "invalid-port",
@@ -312,8 +319,8 @@ std::optional<AllowRule> load_rule(Source& src, const YAML::Node& n, const Sourc
 
 void load_network_policy(Source& src, const YAML::Node& doc, LoadState& st) {
   const SourcePos doc_pos = src.pos(doc);
-  auto top = Map::open(src, doc, doc_pos, "a NetworkPolicy", {"apiVersion", "kind", "metadata", "spec"},
-                       {"status"});
+  auto top = Map::open(src, doc, doc_pos, "a NetworkPolicy",
+                       {"apiVersion", "kind", "metadata", "spec"}, {"status"});
   if (!top) return;
   // Metadata errors do not stop the spec from being checked: one run shows every error.
   auto meta = load_meta(src, *top, true);
@@ -365,9 +372,10 @@ void load_network_policy(Source& src, const YAML::Node& doc, LoadState& st) {
           iso_out = true;
         } else {
           auto hint = yaml::did_you_mean(*s, {"Ingress", "Egress"});
-          src.error(at, "invalid-value",
-                    "unknown policy type \"" + *s + "\"" +
-                        (hint ? "; did you mean \"" + *hint + "\"?" : "; expected Ingress or Egress"));
+          src.error(
+              at, "invalid-value",
+              "unknown policy type \"" + *s + "\"" +
+                  (hint ? "; did you mean \"" + *hint + "\"?" : "; expected Ingress or Egress"));
           types_ok = false;
         }
       }
@@ -395,7 +403,8 @@ void load_network_policy(Source& src, const YAML::Node& doc, LoadState& st) {
         std::tuple{iso_out, &out_rules, Direction::egress, egress}}) {
     if (!on) continue;
     for (const auto& x : *list) {
-      auto r = load_rule(src, x, yaml::item_pos(src, x, field->value_pos), dir, subject, origin, ns);
+      auto r =
+          load_rule(src, x, yaml::item_pos(src, x, field->value_pos), dir, subject, origin, ns);
       if (r) {
         rules.push_back(std::move(*r));
       } else {

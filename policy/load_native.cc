@@ -65,8 +65,8 @@ std::optional<PortSpec> load_port(Source& src, const YAML::Node& n, const Source
   p.pos = at;
   const std::string t = lower(*text);
   if (t == "tcp" || t == "udp" || t == "sctp" || t == "icmp") {
-    p.proto = t == "tcp" ? Protocol::tcp
-              : t == "udp" ? Protocol::udp
+    p.proto = t == "tcp"    ? Protocol::tcp
+              : t == "udp"  ? Protocol::udp
               : t == "sctp" ? Protocol::sctp
                             : Protocol::icmp;
     return p;
@@ -74,8 +74,8 @@ std::optional<PortSpec> load_port(Source& src, const YAML::Node& n, const Source
   const auto slash = t.find('/');
   const std::string range = t.substr(0, slash);
   if (slash == std::string::npos) {
-    if (all_digits(range) || (range.find('-') != std::string::npos &&
-                              all_digits(range.substr(0, range.find('-'))))) {
+    if (all_digits(range) ||
+        (range.find('-') != std::string::npos && all_digits(range.substr(0, range.find('-'))))) {
       src.error(at, "invalid-port",
                 "port \"" + *text + "\" has no protocol; write \"" + *text + "/tcp\", \"" + *text +
                     "/udp\" or \"" + *text + "/sctp\"");
@@ -216,8 +216,8 @@ void load_rule(Source& src, const YAML::Node& n, const SourcePos& at, const Orig
 }
 
 std::optional<Rate> load_rate(Source& src, const Field& f) {
-  auto m = Map::open(src, f.value, f.value_pos, "a rate (a map with rate and burst)",
-                     {"rate", "burst"});
+  auto m =
+      Map::open(src, f.value, f.value_pos, "a rate (a map with rate and burst)", {"rate", "burst"});
   if (!m) return std::nullopt;
   const Field* rf = m->require(src, "rate");
   if (!rf) return std::nullopt;
@@ -318,9 +318,9 @@ void load_group(Source& src, const Field& g, const Origin& policy, LoadState& st
     return;
   }
   if (auto it = st.groups.find(g.name); it != st.groups.end()) {
-    src.error(g.key_pos, "duplicate-group",
-              "duplicate group \"" + g.name + "\" (first defined at " + it->second.pos.to_string() +
-                  ")");
+    src.error(
+        g.key_pos, "duplicate-group",
+        "duplicate group \"" + g.name + "\" (first defined at " + it->second.pos.to_string() + ")");
     return;
   }
   st.groups[g.name] = NativeGroup{g.name, *sel, g.key_pos};
@@ -340,8 +340,8 @@ void load_group(Source& src, const Field& g, const Origin& policy, LoadState& st
 
 void load_native_policy(Source& src, const YAML::Node& doc, LoadState& st) {
   const SourcePos doc_pos = src.pos(doc);
-  auto top = Map::open(src, doc, doc_pos, "a policy document",
-                       {"apiVersion", "kind", "metadata", "spec"});
+  auto top =
+      Map::open(src, doc, doc_pos, "a policy document", {"apiVersion", "kind", "metadata", "spec"});
   if (!top) return;
   // Problems with the name or mode are reported and the groups and rules still checked, so one
   // run shows every error of the document.
@@ -351,7 +351,8 @@ void load_native_policy(Source& src, const YAML::Node& doc, LoadState& st) {
     auto meta = Map::open(src, md->value, md->value_pos, "metadata (a map with name)",
                           {"name", "description"});
     const Field* nf = meta ? meta->get("name") : nullptr;
-    if (meta && !nf) src.error(md->key_pos, "missing-field", "missing required field \"metadata.name\"");
+    if (meta && !nf)
+      src.error(md->key_pos, "missing-field", "missing required field \"metadata.name\"");
     if (nf) name = yaml::scalar(src, *nf, "a policy name");
     if (name && !valid_policy_name(*name)) {
       src.error(nf->value_pos, "invalid-name",
@@ -385,8 +386,8 @@ void load_native_policy(Source& src, const YAML::Node& doc, LoadState& st) {
   const Origin origin{name.value_or(""), kKind, doc_pos, audit};
   if (const Field* groups = sm->get("groups")) {
     if (!groups->is_null()) {
-      auto gm = Map::open_any(src, groups->value, groups->value_pos,
-                              "a map of group names to groups");
+      auto gm =
+          Map::open_any(src, groups->value, groups->value_pos, "a map of group names to groups");
       if (gm) {
         for (const auto& g : gm->fields()) load_group(src, g, origin, st);
       }
@@ -446,12 +447,13 @@ void resolve_native(LoadState& st) {
         ok = false;
         if (st.broken_groups.count(g->name)) continue;  // its definition is already reported
         auto hint = yaml::did_you_mean(g->name, known);
-        st.diagnostics.push_back(Diagnostic{
-            r.pos, Severity::error,
-            "undefined group \"" + g->name + "\"" +
-                (hint ? "; did you mean \"" + *hint + "\"?"
-                      : known.empty() ? " (no group is defined in the loaded policies)" : ""),
-            "undefined-group"});
+        st.diagnostics.push_back(
+            Diagnostic{r.pos, Severity::error,
+                       "undefined group \"" + g->name + "\"" +
+                           (hint            ? "; did you mean \"" + *hint + "\"?"
+                            : known.empty() ? " (no group is defined in the loaded policies)"
+                                            : ""),
+                       "undefined-group"});
       }
     }
     if (!ok) continue;

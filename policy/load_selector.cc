@@ -144,8 +144,9 @@ std::optional<Cidr> load_cidr(Source& src, const YAML::Node& n, const SourcePos&
   auto c = Cidr::parse(*text);
   if (!c) {
     src.error(at, "invalid-cidr",
-              "invalid CIDR \"" + *text + "\": expected an address and a prefix length, e.g. "
-              "198.18.0.0/16 or fd00::/64");
+              "invalid CIDR \"" + *text +
+                  "\": expected an address and a prefix length, e.g. "
+                  "198.18.0.0/16 or fd00::/64");
     return std::nullopt;
   }
   // The model keeps only the normalized block; this is the last place that sees what was written.

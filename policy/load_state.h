@@ -43,9 +43,9 @@ struct LoadState {
   PolicySet set;
   Diagnostics diagnostics;
   std::vector<std::string> files;
-  std::map<std::string, NativeGroup> groups;  // every native group, by name
-  std::set<std::string> broken_groups;        // defined with errors: references stay quiet
-  std::vector<NativeRule> native_rules;       // resolved against `groups` at the end
+  std::map<std::string, NativeGroup> groups;      // every native group, by name
+  std::set<std::string> broken_groups;            // defined with errors: references stay quiet
+  std::vector<NativeRule> native_rules;           // resolved against `groups` at the end
   std::map<std::string, SourcePos> policy_names;  // duplicate-policy detection
   std::map<std::string, SourcePos> namespace_names;
 };
@@ -53,7 +53,8 @@ struct LoadState {
 // Selector fields: a string in the selector syntax (native only) or a map with matchLabels and
 // matchExpressions. `kubernetes` applies Kubernetes' label value rules to matchLabels values and
 // accepts null as the empty selector.
-std::optional<LabelSelector> load_selector(yaml::Source& src, const yaml::Field& f, bool kubernetes);
+std::optional<LabelSelector> load_selector(yaml::Source& src, const yaml::Field& f,
+                                           bool kubernetes);
 
 // "198.18.0.0/16" (or a bare address) with `except` CIDRs inside it.
 std::optional<Cidr> load_cidr(yaml::Source& src, const YAML::Node& n, const SourcePos& at);

@@ -77,13 +77,19 @@ Result<uint64_t> parse_rate(std::string_view text) {
                    ": expected a number and a unit, e.g. \"50mbit\" or \"10M\" (bits per second)");
   }
   static constexpr Unit kExact[] = {
-      {"", 1},           {"k", 1000},         {"K", 1000},           {"M", 1000000},
-      {"G", 1000000000}, {"T", 1000000000000}, {"Ki", 1024},          {"Mi", 1024 * 1024},
-      {"Gi", 1ull << 30}, {"Ti", 1ull << 40},
+      {"", 1},
+      {"k", 1000},
+      {"K", 1000},
+      {"M", 1000000},
+      {"G", 1000000000},
+      {"T", 1000000000000},
+      {"Ki", 1024},
+      {"Mi", 1024 * 1024},
+      {"Gi", 1ull << 30},
+      {"Ti", 1ull << 40},
   };
   static constexpr Unit kBits[] = {
-      {"bit", 1},           {"kbit", 1000},           {"mbit", 1000000},
-      {"gbit", 1000000000}, {"tbit", 1000000000000},
+      {"bit", 1}, {"kbit", 1000}, {"mbit", 1000000}, {"gbit", 1000000000}, {"tbit", 1000000000000},
   };
   std::optional<unsigned __int128> factor;
   for (const auto& u : kExact)
@@ -98,7 +104,8 @@ Result<uint64_t> parse_rate(std::string_view text) {
       const std::string bits = unit.substr(0, unit.size() - 3) + "bit";
       return invalid("ambiguous rate unit \"" + std::string(n->unit) + "\" in " + quoted +
                      ": tc reads it as bytes per second, most people as bits; rates are in bits "
-                     "per second: write \"" + number + bits + "\"");
+                     "per second: write \"" +
+                     number + bits + "\"");
     }
     static constexpr std::string_view kByteUnits[] = {"b/s",   "kb/s",  "mb/s", "gb/s", "kib/s",
                                                       "mib/s", "gib/s", "byte", "bytes"};
@@ -131,8 +138,8 @@ Result<uint64_t> parse_burst(std::string_view text) {
     return invalid("invalid burst " + quoted + ": expected bytes, e.g. \"64kb\" or \"65536\"");
   }
   static constexpr Unit kUnits[] = {
-      {"", 1},       {"b", 1},          {"k", 1000}, {"kb", 1000},
-      {"mb", 1000000}, {"kib", 1024},   {"mib", 1024 * 1024},
+      {"", 1},         {"b", 1},      {"k", 1000},          {"kb", 1000},
+      {"mb", 1000000}, {"kib", 1024}, {"mib", 1024 * 1024},
   };
   const std::string unit = lower(n->unit);
   std::optional<unsigned __int128> factor;
@@ -189,7 +196,8 @@ std::string format_rate(uint64_t bits_per_second) {
 
 std::string format_bytes(uint64_t bytes) {
   if (bytes % 1024 == 0 && bytes % 1000 != 0) {
-    static constexpr std::pair<uint64_t, const char*> kBin[] = {{1024 * 1024, "mib"}, {1024, "kib"}};
+    static constexpr std::pair<uint64_t, const char*> kBin[] = {{1024 * 1024, "mib"},
+                                                                {1024, "kib"}};
     for (const auto& [f, name] : kBin)
       if (bytes % f == 0) return std::to_string(bytes / f) + name;
   }

@@ -68,7 +68,8 @@ class Parser {
     auto k = token();
     if (k.empty()) return fail(at, "expected a label key");
     std::string why;
-    if (!valid_label_key(k, &why)) return fail(at, "invalid label key \"" + std::string(k) + "\": " + why);
+    if (!valid_label_key(k, &why))
+      return fail(at, "invalid label key \"" + std::string(k) + "\": " + why);
     return std::string(k);
   }
 
@@ -115,7 +116,8 @@ class Parser {
     if (op == "in" || op == "notin") {
       r.op = op == "in" ? Requirement::Op::in : Requirement::Op::not_in;
       skip_space();
-      if (i_ == t_.size() || t_[i_] != '(') return fail(i_, "expected '(' after '" + std::string(op) + "'");
+      if (i_ == t_.size() || t_[i_] != '(')
+        return fail(i_, "expected '(' after '" + std::string(op) + "'");
       ++i_;
       for (;;) {
         skip_space();
@@ -212,8 +214,7 @@ bool LabelSelector::matches(const Labels& labels) const {
   for (const auto& r : requirements) {
     auto it = labels.find(r.key);
     const bool has = it != labels.end();
-    const bool in_values =
-        has && std::binary_search(r.values.begin(), r.values.end(), it->second);
+    const bool in_values = has && std::binary_search(r.values.begin(), r.values.end(), it->second);
     switch (r.op) {
       case Requirement::Op::in:
         if (!in_values) return false;
@@ -236,7 +237,8 @@ void LabelSelector::normalize() {
   for (auto& r : requirements) {
     std::sort(r.values.begin(), r.values.end());
     r.values.erase(std::unique(r.values.begin(), r.values.end()), r.values.end());
-    if (r.op == Requirement::Op::exists || r.op == Requirement::Op::does_not_exist) r.values.clear();
+    if (r.op == Requirement::Op::exists || r.op == Requirement::Op::does_not_exist)
+      r.values.clear();
   }
   std::sort(requirements.begin(), requirements.end());
   requirements.erase(std::unique(requirements.begin(), requirements.end()), requirements.end());

@@ -29,7 +29,9 @@ esac
 [ "$(id -u)" = 0 ] || { echo "demo.sh: run as root (it creates network namespaces)" >&2; exit 2; }
 
 ./scripts/install-deps.sh
-./scripts/build.sh >/dev/null
+echo "building (log: build/demo-build.log) ..."
+mkdir -p build
+./scripts/build.sh bulkhead bulkheadd >build/demo-build.log 2>&1 || { tail -30 build/demo-build.log; exit 1; }
 
 cleanup() {
   [ -n "${iperf_pid:-}" ] && kill "$iperf_pid" 2>/dev/null

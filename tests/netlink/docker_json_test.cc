@@ -1,5 +1,7 @@
 // The Engine API's JSON into containers and endpoints, on responses captured from a real engine
 // (tests/data/docker/, made with scripts/docker-test-engine.sh), and on hostile input.
+#include "enforcer/docker_json.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -8,7 +10,6 @@
 #include <string>
 
 #include "enforcer/docker_endpoints.h"
-#include "enforcer/docker_json.h"
 
 namespace bulkhead::daemon::docker {
 namespace {
@@ -46,8 +47,8 @@ TEST(DockerJson, ParsesTheContainerList) {
     names.push_back(c.name);
   }
   std::sort(names.begin(), names.end());
-  EXPECT_EQ(names, (std::vector<std::string>{"caps", "dflt", "dual", "hostnet", "nonet", "side",
-                                             "web"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"caps", "dflt", "dual", "hostnet", "nonet", "side", "web"}));
 }
 
 TEST(DockerJson, ParsesAnInspectedContainer) {
@@ -81,8 +82,9 @@ TEST(DockerJson, ReadsNetworkModesPrivilegeAndCapabilities) {
 }
 
 TEST(DockerJson, CollectsEveryNetworksAddressesSorted) {
-  EXPECT_EQ(inspect("dual").addresses,
-            (std::vector<policy::IpAddr>{ip("198.19.0.4"), ip("198.19.5.2"), ip("2001:db8:19::2")}));
+  EXPECT_EQ(
+      inspect("dual").addresses,
+      (std::vector<policy::IpAddr>{ip("198.19.0.4"), ip("198.19.5.2"), ip("2001:db8:19::2")}));
 }
 
 TEST(DockerJson, ParsesTheEventStream) {
@@ -257,11 +259,11 @@ TEST(DockerEndpoints, JoiningTheHostsNamespaceIsUnenforceable) {
 }
 
 TEST(DockerEndpoints, JoinedByNameOrIdPrefixAndChains) {
-  EndpointView v = build_endpoints({fake("aaa111", "owner", "net", 10, {{"a", "1"}}),
-                                    fake("bbb222", "by-name", "container:owner", 11, {{"b", "2"}}),
-                                    fake("ccc333", "by-prefix", "container:aaa", 12, {{"c", "3"}}),
-                                    fake("ddd444", "chained", "container:bbb222", 13,
-                                         {{"a", "9"}, {"d", "4"}})});
+  EndpointView v = build_endpoints(
+      {fake("aaa111", "owner", "net", 10, {{"a", "1"}}),
+       fake("bbb222", "by-name", "container:owner", 11, {{"b", "2"}}),
+       fake("ccc333", "by-prefix", "container:aaa", 12, {{"c", "3"}}),
+       fake("ddd444", "chained", "container:bbb222", 13, {{"a", "9"}, {"d", "4"}})});
   ASSERT_EQ(v.endpoints.size(), 1u);
   EXPECT_EQ(v.endpoints[0].name, "owner");
   EXPECT_EQ(v.endpoints[0].netns, "/proc/10/ns/net");
@@ -300,6 +302,55 @@ TEST(DockerEndpoints, SameViewSeesEveryChange) {
   b = a;
   b.unenforceable[0].reason = "other";
   EXPECT_FALSE(same_view(a, b));
+}
+
+// Podman 4.3's Docker-compatible API, captured the same way.
+TEST(PodmanJson, ListAndInspectMapLikeDockers) {
+  auto list = parse_container_list(fixture("podman-list.json"));
+  ASSERT_TRUE(list.ok()) << list.error().to_string();
+  EXPECT_EQ(list->size(), 4u);
+  std::vector<ContainerInfo> all;
+  for (const char* n : {"web", "side", "hostnet", "nonet"}) {
+    auto r = parse_container_inspect(fixture(std::string("podman-inspect-") + n + ".json"));
+    ASSERT_TRUE(r.ok()) << n << ": " << r.error().to_string();
+    EXPECT_EQ(r->name, n);
+    all.push_back(*r);
+  }
+  EndpointView v = build_endpoints(all);
+  ASSERT_EQ(v.endpoints.size(), 2u);
+  EXPECT_EQ(v.endpoints[0].name, "nonet");
+  EXPECT_TRUE(v.endpoints[0].net_admin);  // Podman keeps NET_ADMIN without the CAP_ prefix
+  EXPECT_TRUE(v.endpoints[0].addresses.empty());
+  EXPECT_EQ(v.endpoints[1].name, "web");
+  EXPECT_EQ(v.endpoints[1].netns, "/proc/" + std::to_string(all[0].pid) + "/ns/net");
+  EXPECT_EQ(
+      v.endpoints[1].labels,
+      (policy::Labels{{"app", "web"}, {"role", "proxy"}, {std::string(kMembersLabel), "side"}}));
+  // Podman repeats the owner's networks on the member: still one address.
+  EXPECT_EQ(v.endpoints[1].addresses, std::vector<policy::IpAddr>{ip("198.19.201.2")});
+  ASSERT_EQ(v.unenforceable.size(), 1u);
+  EXPECT_EQ(v.unenforceable[0].name, "hostnet");
+}
+
+TEST(PodmanJson, NetworkEventsNameTheContainerAsTheActor) {
+  std::istringstream lines(fixture("podman-events.jsonl"));
+  std::string line;
+  int connects = 0;
+  bool removed = false;
+  while (std::getline(lines, line)) {
+    auto e = parse_event(line);
+    ASSERT_TRUE(e.ok()) << e.error().to_string() << "\n" << line;
+    EXPECT_EQ(e->actor_id.substr(0, 12), "39f9ef9329e7");
+    if (e->type == "network") {
+      ++connects;
+      EXPECT_EQ(e->container_id, e->actor_id);
+      EXPECT_TRUE(event_matters(*e));
+    }
+    if (e->action == "remove") removed = event_matters(*e);
+    if (e->action == "cleanup" || e->action == "init") EXPECT_FALSE(event_matters(*e));
+  }
+  EXPECT_EQ(connects, 2);
+  EXPECT_TRUE(removed);
 }
 
 }  // namespace

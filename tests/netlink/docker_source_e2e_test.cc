@@ -149,14 +149,14 @@ TEST_F(DockerEngineTest, SnapshotMatchesTheEngine) {
                 std::string(kImage) + " sleep 3600");
   run_container("--name hostnet --label app=h --network host " + std::string(kImage) +
                 " sleep 3600");
-  run_container("--name nonet --label app=n --network none " + std::string(kImage) +
-                " sleep 3600");
+  run_container("--name nonet --label app=n --network none " + std::string(kImage) + " sleep 3600");
   run_container("--name admin --cap-add NET_ADMIN --network bh-e2e " + std::string(kImage) +
                 " sleep 3600");
   docker("create --name created --network bh-e2e " + std::string(kImage) + " sleep 3600");
 
   start_source();
-  ASSERT_TRUE(wait_for([](const Snapshot& s) { return s.ready; }, 10s)) << source_->snapshot().error;
+  ASSERT_TRUE(wait_for([](const Snapshot& s) { return s.ready; }, 10s))
+      << source_->snapshot().error;
   Snapshot s = source_->snapshot();
   EXPECT_EQ(s.error, "");
   EXPECT_GT(changes_.load(), 0);
@@ -164,10 +164,10 @@ TEST_F(DockerEngineTest, SnapshotMatchesTheEngine) {
 
   const policy::Endpoint* web = find(s, "web");
   ASSERT_NE(web, nullptr);
-  EXPECT_EQ(web->labels, (policy::Labels{{"app", "web"},
-                                         {"tier", "front"},
-                                         {"role", "proxy"},
-                                         {docker::kMembersLabel, "side"}}));
+  EXPECT_EQ(
+      web->labels,
+      (policy::Labels{
+          {"app", "web"}, {"tier", "front"}, {"role", "proxy"}, {docker::kMembersLabel, "side"}}));
   // The netns is the container's own, and the one its joined member lives in.
   std::string web_pid = inspect("web", "{{.State.Pid}}");
   std::string side_pid = inspect("side", "{{.State.Pid}}");
@@ -196,7 +196,8 @@ TEST_F(DockerEngineTest, SnapshotMatchesTheEngine) {
 
 TEST_F(DockerEngineTest, FollowsContainersAsTheyComeAndGo) {
   start_source();
-  ASSERT_TRUE(wait_for([](const Snapshot& s) { return s.ready; }, 10s)) << source_->snapshot().error;
+  ASSERT_TRUE(wait_for([](const Snapshot& s) { return s.ready; }, 10s))
+      << source_->snapshot().error;
   EXPECT_TRUE(source_->snapshot().endpoints.empty());
   int before = changes_.load();
 
@@ -212,20 +213,24 @@ TEST_F(DockerEngineTest, FollowsContainersAsTheyComeAndGo) {
   // Another network: its address arrives with the connect event, and leaves with disconnect.
   ASSERT_EQ(docker("network create --subnet 198.19.99.0/24 bh-e2e-2").rc, 0);
   ASSERT_EQ(docker("network connect bh-e2e-2 late").rc, 0);
-  ASSERT_TRUE(wait_for([](const Snapshot& s) {
-    auto* ep = find(s, "late");
-    return ep != nullptr && ep->addresses.size() == 2;
-  }, 1s));
+  ASSERT_TRUE(wait_for(
+      [](const Snapshot& s) {
+        auto* ep = find(s, "late");
+        return ep != nullptr && ep->addresses.size() == 2;
+      },
+      1s));
   ASSERT_EQ(docker("network disconnect bh-e2e-2 late").rc, 0);
-  ASSERT_TRUE(wait_for([](const Snapshot& s) {
-    auto* ep = find(s, "late");
-    return ep != nullptr && ep->addresses.size() == 1;
-  }, 1s));
+  ASSERT_TRUE(wait_for(
+      [](const Snapshot& s) {
+        auto* ep = find(s, "late");
+        return ep != nullptr && ep->addresses.size() == 1;
+      },
+      1s));
 
   ASSERT_EQ(docker("rename late later").rc, 0);
-  ASSERT_TRUE(wait_for([](const Snapshot& s) {
-    return find(s, "later") != nullptr && find(s, "late") == nullptr;
-  }, 1s));
+  ASSERT_TRUE(wait_for(
+      [](const Snapshot& s) { return find(s, "later") != nullptr && find(s, "late") == nullptr; },
+      1s));
 
   ASSERT_EQ(docker("stop -t 0 later").rc, 0);
   ASSERT_TRUE(wait_for([](const Snapshot& s) { return s.endpoints.empty(); }, 1s));
@@ -257,10 +262,13 @@ TEST_F(DockerEngineTest, ReconnectsAndRelistsAfterTheEngineRestarts) {
   ASSERT_FALSE(HasFatalFailure());
   // Without live-restore the engine stops what ran before; `--restart always` comes back with a
   // new process, so the source must have re-listed, not kept the old view.
-  auto back = wait_for([&](const Snapshot& s) {
-    auto* k = find(s, "keeper");
-    return s.error.empty() && k != nullptr && k->netns != old_netns && find(s, "oneshot") == nullptr;
-  }, 15s);
+  auto back = wait_for(
+      [&](const Snapshot& s) {
+        auto* k = find(s, "keeper");
+        return s.error.empty() && k != nullptr && k->netns != old_netns &&
+               find(s, "oneshot") == nullptr;
+      },
+      15s);
   ASSERT_TRUE(back) << "error: " << source_->snapshot().error;
   EXPECT_GT(source_->relists(), lists);
   Snapshot s = source_->snapshot();
@@ -287,7 +295,8 @@ TEST_F(DockerEngineTest, EventToSnapshotLatency) {
                    Snapshot s = src->snapshot();
                    std::lock_guard lock(mu);
                    for (const auto& ep : s.endpoints) first_seen_ns.emplace(ep.name, now);
-                 }).ok());
+                 })
+                  .ok());
   ASSERT_TRUE(wait_for([](const Snapshot& s) { return s.ready; }, 10s));
 
   constexpr int kContainers = 20;
@@ -299,8 +308,8 @@ TEST_F(DockerEngineTest, EventToSnapshotLatency) {
   ASSERT_TRUE(wait_for([](const Snapshot& s) { return s.endpoints.size() == kContainers; }, 5s));
   auto t1 = std::chrono::system_clock::now() + 1s;
   auto secs = [](auto tp) {
-    return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(tp.time_since_epoch())
-                              .count());
+    return std::to_string(
+        std::chrono::duration_cast<std::chrono::seconds>(tp.time_since_epoch()).count());
   };
   Cmd events = docker("events --since " + secs(t0 - 1s) + " --until " + secs(t1) +
                       " --filter type=container --filter event=start"
@@ -320,9 +329,10 @@ TEST_F(DockerEngineTest, EventToSnapshotLatency) {
   std::sort(ms.begin(), ms.end());
   double p50 = ms[ms.size() / 2];
   double p99 = ms[std::min(ms.size() - 1, static_cast<size_t>(ms.size() * 0.99))];
-  std::printf("docker event-to-snapshot latency over %d containers: p50 %.2f ms, p99 %.2f ms, "
-              "max %.2f ms\n",
-              kContainers, p50, p99, ms.back());
+  std::printf(
+      "docker event-to-snapshot latency over %d containers: p50 %.2f ms, p99 %.2f ms, "
+      "max %.2f ms\n",
+      kContainers, p50, p99, ms.back());
   RecordProperty("latency_p50_ms", std::to_string(p50));
   RecordProperty("latency_p99_ms", std::to_string(p99));
   EXPECT_LT(p99, 1000.0);

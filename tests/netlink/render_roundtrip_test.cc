@@ -12,6 +12,7 @@
 #include <string>
 
 #include "policy/compile.h"
+#include "policy/load.h"
 #include "policy/render.h"
 #include "tests/policy/random_policy.h"
 
@@ -141,6 +142,13 @@ NftTable every_form() {
                     {span("2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"),
                      one("2001:db9::1"), span("2001:dba::1", "2001:dba::9")}});
   t.sets.push_back({"cidr_empty_v4", 4, true, {}});
+  t.sets.push_back({"cidr_all_v4", 4, true, {span("0.0.0.0", "255.255.255.255")}});
+  t.sets.push_back(
+      {"cidr_all_v6", 6, true, {span("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")}});
+  t.sets.push_back({"cidr_top_v4",
+                    4,
+                    true,
+                    {span("0.0.0.0", "9.255.255.255"), span("11.0.0.0", "255.255.255.255")}});
   t.sets.push_back({"web_v4",
                     4,
                     false,
@@ -162,6 +170,9 @@ NftTable every_form() {
   in.rules.push_back(allow(4, "cidr_0a_v4", L4::icmp));
   in.rules.push_back(allow(6, "cidr_0b_v6", L4::icmpv6));
   in.rules.push_back(allow(4, "cidr_empty_v4", L4::any));
+  in.rules.push_back(allow(4, "cidr_all_v4", L4::tcp, 443));
+  in.rules.push_back(allow(6, "cidr_all_v6", L4::tcp, 443));
+  in.rules.push_back(allow(4, "cidr_top_v4", L4::udp, 123));
   in.rules.push_back(allow(6, "web-x_http_tcp8080_v6", L4::tcp, 8080));
   in.rules.push_back(allow(0, "", L4::any, 0, 0, "p: any -> s any port (p.yaml:2:7)"));
   in.rules.push_back(allow(0, "", L4::tcp));
@@ -218,7 +229,7 @@ TEST_F(RenderRoundtrip, NonDefaultPrioritiesAndChainsWithoutSets) {
 
 TEST_F(RenderRoundtrip, CompiledRandomPlansMatchNftsOwnListing) {
   int tables = 0;
-  for (uint32_t seed = 1; seed <= 12 && tables < 40; ++seed) {
+  for (uint32_t seed = 1; seed <= 10 && tables < 25; ++seed) {
     const auto c = testing::RandomPolicyGen(seed).make();
     const Plan plan = compile(c.policies, c.endpoints);
     for (const auto& ep : plan.endpoints) {
@@ -229,6 +240,26 @@ TEST_F(RenderRoundtrip, CompiledRandomPlansMatchNftsOwnListing) {
     }
   }
   EXPECT_GT(tables, 10);
+}
+
+TEST_F(RenderRoundtrip, CompiledExamplesMatchNftsOwnListing) {
+  int tables = 0;
+  for (const std::string dir : {"shop", "kubernetes"}) {
+    const std::string base = std::string(BULKHEAD_SOURCE_DIR) + "/examples/" + dir;
+    std::vector<std::string> files{base + (dir == "shop" ? "/policy.yaml" : "/policies.yaml")};
+    if (dir == "kubernetes") files.push_back(base + "/namespaces.yaml");
+    const PolicyLoad pl = load_policies(files);
+    const InventoryLoad inv = load_inventory(base + "/inventory.yaml");
+    ASSERT_FALSE(has_errors(pl.diagnostics)) << dir;
+    ASSERT_FALSE(has_errors(inv.diagnostics)) << dir;
+    for (const auto& ep : compile(pl.set, inv.endpoints).endpoints) {
+      if (!ep.table) continue;
+      ++tables;
+      expect_roundtrip(*ep.table, dir + " endpoint " + ep.endpoint);
+      if (HasFailure()) return;
+    }
+  }
+  EXPECT_GE(tables, 4);
 }
 
 }  // namespace

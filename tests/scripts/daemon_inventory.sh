@@ -12,6 +12,7 @@ prefix=bhd$$
 work=$(mktemp -d)
 daemon_pid=
 cleanup() {
+  set +e
   [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
   netlab_down "$prefix"
   rm -rf "$work"
