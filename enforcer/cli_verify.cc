@@ -19,6 +19,7 @@ struct PortProto {
   uint16_t port;
   auto operator<=>(const PortProto&) const = default;
   std::string to_string() const {
+    if (proto == policy::Protocol::icmp) return "icmp";
     return std::to_string(port) + (proto == policy::Protocol::udp ? "/udp" : "/tcp");
   }
 };
@@ -28,6 +29,10 @@ std::optional<std::vector<PortProto>> parse_ports(const std::string& list) {
   std::stringstream ss(list);
   std::string item;
   while (std::getline(ss, item, ',')) {
+    if (item == "icmp") {
+      out.push_back({policy::Protocol::icmp, 0});
+      continue;
+    }
     auto slash = item.find('/');
     std::string num = item.substr(0, slash);
     std::string proto = slash == std::string::npos ? "tcp" : item.substr(slash + 1);
@@ -63,10 +68,10 @@ std::vector<PortProto> ports_from_policy(const policy::PolicySet& set,
   return {out.begin(), out.end()};
 }
 
-// The pair of addresses a probe uses: IPv4 when both ends have one, else IPv6.
+// The pair of addresses a probe uses: the first of each end in the family asked for.
 std::optional<std::pair<policy::IpAddr, policy::IpAddr>> pick_addresses(
-    const policy::Endpoint& from, const policy::Endpoint& to) {
-  for (int family : {4, 6}) {
+    const policy::Endpoint& from, const policy::Endpoint& to, int family) {
+  {
     auto f = std::find_if(from.addresses.begin(), from.addresses.end(),
                           [&](const auto& a) { return a.family == family; });
     auto t = std::find_if(to.addresses.begin(), to.addresses.end(),
@@ -114,7 +119,9 @@ int run_verify(const Args& args) {
   po::options_description opts("usage: bulkhead verify PATH... --inventory FILE [options]");
   opts.add_options()("inventory", po::value<std::string>()->required(), "inventory file")(
       "ports", po::value<std::string>()->default_value(""),
-      "ports to probe, e.g. 80/tcp,53/udp (default: the ports the policies name)")(
+      "what to probe, e.g. 80/tcp,53/udp,icmp (default: the ports the policies name)")(
+      "family", po::value<int>()->default_value(4),
+      "address family to probe with: 4, or 6 (endpoints without one are left out)")(
       "timeout-ms", po::value<int>()->default_value(500), "how long one probe waits")(
       "parallel", po::value<int>()->default_value(32), "probes in flight at once");
   auto vm = parse_args("verify", args, opts);
@@ -146,12 +153,20 @@ int run_verify(const Args& args) {
     ports = ports_from_policy(set, endpoints);
   }
 
+  const int family = (*vm)["family"].as<int>();
+  if (family != 4 && family != 6) {
+    std::cerr << "bulkhead verify: --family must be 4 or 6\n";
+    return kExitUsage;
+  }
   std::vector<const policy::Endpoint*> eps;
   for (const auto& e : endpoints) {
-    if (e.addresses.empty())
-      std::cerr << "bulkhead verify: " << e.name << ": no address in the inventory; skipped\n";
-    else
+    bool has = std::any_of(e.addresses.begin(), e.addresses.end(),
+                           [&](const auto& a) { return a.family == family; });
+    if (has)
       eps.push_back(&e);
+    else
+      std::cerr << "bulkhead verify: " << e.name << ": no IPv" << family
+                << " address in the inventory; left out\n";
   }
 
   // One flat batch so every probe of every port runs in parallel.
@@ -162,7 +177,7 @@ int run_verify(const Args& args) {
   for (size_t k = 0; k < ports.size(); ++k) {
     for (size_t i = 0; i < eps.size(); ++i) {
       for (size_t j = 0; j < eps.size(); ++j) {
-        auto addrs = pick_addresses(*eps[i], *eps[j]);
+        auto addrs = pick_addresses(*eps[i], *eps[j], family);
         if (!addrs) continue;
         policy::Flow flow{eps[i], eps[j], addrs->first, addrs->second, ports[k].proto,
                           ports[k].port};

@@ -38,8 +38,8 @@ struct ContainerInfo {
 struct Event {
   std::string type;    // "container", "network", ...
   std::string action;  // "start", "die", "connect", "exec_start: sh", ...
-  std::string
-      actor_id;  // the container's id; for network events Docker's network, Podman's container
+  // The container; for network events, Docker's network but Podman's container.
+  std::string actor_id;
   // For network events: the container that was connected or disconnected ("" otherwise).
   std::string container_id;
   int64_t time_nano = 0;  // 0 when absent

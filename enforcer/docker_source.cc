@@ -24,6 +24,14 @@ bool plausible_id(const std::string& id) {
   });
 }
 
+// Docker answers 404 for a container that no longer exists; Podman, for one removed while it
+// was being inspected, 500 "...: no such container".
+bool gone(const docker::HttpResponse& res) {
+  return res.status == 404 ||
+         (res.status == 500 &&
+          docker::parse_error_message(res.body).find("no such container") != std::string::npos);
+}
+
 std::string api(const std::string& path) { return std::string(docker::kApiPrefix) + path; }
 
 Error http_error(const std::string& op, const docker::HttpResponse& res) {
@@ -176,7 +184,7 @@ Status DockerSource::reconcile(DockerClient& client) {
     }
     auto inspect = client.get(api("/containers/" + ref.id + "/json"));
     if (!inspect) return inspect.error();
-    if (inspect->status == 404) continue;  // removed since the list
+    if (gone(*inspect)) continue;  // removed since the list
     if (inspect->status != 200) return http_error("docker inspect " + shown, *inspect);
     auto info = docker::parse_container_inspect(inspect->body);
     if (!info) {
@@ -196,7 +204,7 @@ Status DockerSource::refresh(DockerClient& client, const std::string& id) {
   if (!plausible_id(id)) return {};
   auto inspect = client.get(api("/containers/" + id + "/json"));
   if (!inspect) return inspect.error();
-  if (inspect->status == 404) {
+  if (gone(*inspect)) {
     containers_.erase(id);
     unusable_.erase(id);
     return {};

@@ -94,6 +94,57 @@ Result probe_udp(const Probe& p, int timeout_ms) {
   return from_errno(errno);
 }
 
+uint16_t checksum(const uint8_t* data, size_t len) {
+  uint32_t sum = 0;
+  for (size_t i = 0; i + 1 < len; i += 2) sum += (data[i] << 8) | data[i + 1];
+  if (len % 2) sum += data[len - 1] << 8;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
+// An echo request on a raw socket; reached when the matching echo reply comes back. The kernel
+// fills the ICMPv6 checksum itself; ICMPv4's is ours to compute.
+Result probe_icmp(const Probe& p, int timeout_ms) {
+  const bool v6 = p.to.family == 6;
+  sockaddr_storage ss;
+  socklen_t len = to_sockaddr(p.to, 0, &ss);
+  Fd s(::socket(ss.ss_family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP));
+  if (s.get() < 0) return {Outcome::error, std::string("raw socket: ") + std::strerror(errno)};
+  static std::atomic<uint16_t> next_id{static_cast<uint16_t>(::getpid())};
+  const uint16_t id = next_id++;
+  uint8_t pkt[16] = {static_cast<uint8_t>(v6 ? 128 : 8), 0, 0, 0,
+                     static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id & 0xff), 0, 1};
+  std::memcpy(pkt + 8, "bulkhead", 8);
+  if (!v6) {
+    uint16_t c = checksum(pkt, sizeof(pkt));
+    pkt[2] = static_cast<uint8_t>(c >> 8);
+    pkt[3] = static_cast<uint8_t>(c & 0xff);
+  }
+  if (::sendto(s.get(), pkt, sizeof(pkt), 0, reinterpret_cast<sockaddr*>(&ss), len) < 0)
+    return from_errno(errno);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) return {Outcome::blocked, "timeout"};
+    pollfd pfd{s.get(), POLLIN, 0};
+    if (::poll(&pfd, 1, static_cast<int>(left)) <= 0) continue;
+    uint8_t buf[1500];
+    sockaddr_storage from;
+    socklen_t flen = sizeof(from);
+    ssize_t n = ::recvfrom(s.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &flen);
+    if (n <= 0) continue;
+    // IPv4 raw sockets deliver the IP header too; IPv6 ones do not.
+    size_t off = v6 ? 0 : static_cast<size_t>(buf[0] & 0x0f) * 4;
+    if (static_cast<size_t>(n) < off + 8) continue;
+    const uint8_t* icmp = buf + off;
+    const uint8_t reply = v6 ? 129 : 0;
+    if (icmp[0] == reply && ((icmp[4] << 8) | icmp[5]) == id) return {Outcome::reached, "echo reply"};
+  }
+}
+
 }  // namespace
 
 std::vector<Result> run(const std::vector<Probe>& probes, std::chrono::milliseconds timeout,
@@ -116,8 +167,16 @@ std::vector<Result> run(const std::vector<Probe>& probes, std::chrono::milliseco
         }
         current = p.from_netns;
       }
-      results[i] = p.proto == policy::Protocol::udp ? probe_udp(p, timeout_ms)
-                                                     : probe_tcp(p, timeout_ms);
+      switch (p.proto) {
+        case policy::Protocol::udp:
+          results[i] = probe_udp(p, timeout_ms);
+          break;
+        case policy::Protocol::icmp:
+          results[i] = probe_icmp(p, timeout_ms);
+          break;
+        default:
+          results[i] = probe_tcp(p, timeout_ms);
+      }
     }
   };
   std::vector<std::thread> threads;

@@ -14,7 +14,7 @@ namespace bulkhead::probe {
 struct Probe {
   std::string from_netns;  // namespace path the probe starts in
   policy::IpAddr to;
-  policy::Protocol proto = policy::Protocol::tcp;  // tcp or udp
+  policy::Protocol proto = policy::Protocol::tcp;  // tcp, udp or icmp (echo)
   uint16_t port = 0;
 };
 

@@ -281,6 +281,11 @@ policy::NftTable kernel_form(const policy::NftTable& desired) {
         auto it = families.find(r.peer_set);
         if (it != families.end()) r.family = it->second;
       }
+      // ICMP implies its family: the kernel holds no family match for it (nft writes none).
+      if (r.peer_set.empty() && ((r.family == 4 && r.proto == policy::L4::icmp) ||
+                                 (r.family == 6 && r.proto == policy::L4::icmpv6))) {
+        r.family = 0;
+      }
       bool ports =
           r.proto == policy::L4::tcp || r.proto == policy::L4::udp || r.proto == policy::L4::sctp;
       if (!ports || r.port_first == 0) {

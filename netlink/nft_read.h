@@ -13,7 +13,8 @@ namespace bulkhead::netlink {
 // ingress (hook input) before egress, rules keep kernel order and carry their counters.
 Result<std::optional<policy::NftTable>> read_table(MnlSocket& sock);
 
-// The form in which a table reads back from the kernel: rule family taken from the peer set,
+// The form in which a table reads back from the kernel: rule family taken from the peer set (and
+// 0 where ICMP / ICMPv6 without a set implies it),
 // single ports as [p, p], ports dropped where the protocol has none, set elements normalized.
 // Drift detection is `read_table(...) == kernel_form(desired)`.
 policy::NftTable kernel_form(const policy::NftTable& desired);

@@ -152,7 +152,10 @@ Result<RulePtr> build_rule(const policy::NftChain& chain, size_t index, const Se
         }
         family = it->second;
       }
-      if (family != 0) {
+      // ICMP already implies its family; nft writes no nfproto match for it then.
+      const bool implied = rule.peer_set.empty() && ((family == 4 && rule.proto == L4::icmp) ||
+                                                     (family == 6 && rule.proto == L4::icmpv6));
+      if (family != 0 && !implied) {
         b.meta(NFT_META_NFPROTO);
         b.cmp_u8(NFT_CMP_EQ, nfproto(family));
       }

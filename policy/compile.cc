@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
-#include <memory>
 #include <set>
 #include <tuple>
 
@@ -325,7 +324,7 @@ class Compiler {
     if (rule.any_peer) {
       Target t;
       t.key = "any";
-      t.base = "any";
+      t.base = "_any";  // no group name starts with an underscore
       t.text = "any";
       t.matchers = {{0, nullptr}};
       out.push_back(std::move(t));
@@ -386,7 +385,8 @@ class Compiler {
     std::vector<Emission> out;
     for (const auto& [key, addrs] : groups) {
       const auto [proto, number] = key;
-      const std::string base = t.base + "_" + port_name_part(port.named) + "_" +
+      // '.' cannot occur in group names, so a split set never takes another peer's name.
+      const std::string base = t.base + "." + port_name_part(port.named) + "." +
                                protocol_name(proto) + std::to_string(number);
       const PortMatch pm{proto, number, number};
       std::vector<int> families{4, 6};

@@ -70,15 +70,21 @@ std::vector<std::string> names(const Snapshot& s) {
   return out;
 }
 
+// The engine is Docker's, or Podman's Docker-compatible service (PodmanEngineTest); both are
+// driven with the Docker CLI, as users of either do.
 class DockerEngineTest : public ::testing::Test {
  protected:
+  explicit DockerEngineTest(std::string kind = "docker") : kind_(std::move(kind)) {}
+
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root to run a Docker engine";
-    if (!have("dockerd") || !have("docker")) GTEST_SKIP() << "docker.io is not installed";
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to run a container engine";
+    if (!have("docker")) GTEST_SKIP() << "docker.io is not installed";
+    if (kind_ == "docker" && !have("dockerd")) GTEST_SKIP() << "docker.io is not installed";
+    if (kind_ == "podman" && !have("podman")) GTEST_SKIP() << "podman is not installed";
     char tmpl[] = "/tmp/bhdk.XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    script_ = std::string(BULKHEAD_SOURCE_DIR) + "/scripts/docker-test-engine.sh";
+    script_ = std::string(BULKHEAD_SOURCE_DIR) + "/scripts/" + kind_ + "-test-engine.sh";
     engine("start");
     ASSERT_FALSE(HasFatalFailure());
     // A subnet of the test's own inside 198.19.0.0/16, so parallel engines rarely overlap.
@@ -98,7 +104,7 @@ class DockerEngineTest : public ::testing::Test {
     ASSERT_EQ(r.rc, 0) << "docker-test-engine.sh " << cmd << ": " << r.out;
   }
 
-  std::string socket() const { return dir_ + "/docker.sock"; }
+  std::string socket() const { return dir_ + "/" + kind_ + ".sock"; }
 
   Cmd docker(const std::string& args) {
     return sh("docker -H unix://" + socket() + " " + args + " 2>/dev/null");
@@ -135,6 +141,7 @@ class DockerEngineTest : public ::testing::Test {
     return std::nullopt;
   }
 
+  std::string kind_;
   std::string dir_;
   std::string script_;
   std::string subnet_;
@@ -336,6 +343,45 @@ TEST_F(DockerEngineTest, EventToSnapshotLatency) {
   RecordProperty("latency_p50_ms", std::to_string(p50));
   RecordProperty("latency_p99_ms", std::to_string(p99));
   EXPECT_LT(p99, 1000.0);
+}
+
+class PodmanEngineTest : public DockerEngineTest {
+ protected:
+  PodmanEngineTest() : DockerEngineTest("podman") {}
+};
+
+TEST_F(PodmanEngineTest, SnapshotMatchesAndFollowsTheEngine) {
+  run_container("--name web --label app=web --network bh-e2e " + std::string(kImage) +
+                " sleep 3600");
+  run_container("--name side --label role=proxy --network container:web " + std::string(kImage) +
+                " sleep 3600");
+  run_container("--name hostnet --network host " + std::string(kImage) + " sleep 3600");
+  run_container("--name nonet --network none " + std::string(kImage) + " sleep 3600");
+
+  start_source();
+  ASSERT_TRUE(wait_for([](const Snapshot& s) { return s.ready; }, 10s))
+      << source_->snapshot().error;
+  Snapshot s = source_->snapshot();
+  EXPECT_EQ(s.error, "");
+  EXPECT_EQ(names(s), (std::vector<std::string>{"nonet", "web"}));
+  const policy::Endpoint* web = find(s, "web");
+  ASSERT_NE(web, nullptr);
+  EXPECT_EQ(web->labels,
+            (policy::Labels{{"app", "web"}, {"role", "proxy"}, {docker::kMembersLabel, "side"}}));
+  EXPECT_EQ(web->netns, "/proc/" + inspect("web", "{{.State.Pid}}") + "/ns/net");
+  EXPECT_EQ(ns_id(web->netns), ns_id("/proc/" + inspect("side", "{{.State.Pid}}") + "/ns/net"));
+  ASSERT_EQ(web->addresses.size(), 1u);
+  EXPECT_EQ(web->addresses[0].to_string(),
+            inspect("web", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"));
+  ASSERT_EQ(s.unenforceable.size(), 1u);
+  EXPECT_EQ(s.unenforceable[0].name, "hostnet");
+
+  run_container("--name late --label app=late --network bh-e2e " + std::string(kImage) +
+                " sleep 3600");
+  EXPECT_TRUE(wait_for([](const Snapshot& s) { return find(s, "late") != nullptr; }, 1s))
+      << "the started container is not in the snapshot within 1 s";
+  ASSERT_EQ(docker("rm -f late").rc, 0);
+  EXPECT_TRUE(wait_for([](const Snapshot& s) { return find(s, "late") == nullptr; }, 1s));
 }
 
 TEST(DockerSourceTest, UnreachableEngineIsAnErrorAndStopIsPrompt) {

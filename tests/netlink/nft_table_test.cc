@@ -19,6 +19,27 @@ namespace {
 using namespace testing;  // NOLINT
 using policy::L4;
 
+// Every decoded field of every rule, for failure messages.
+std::string describe(const policy::NftTable& t) {
+  std::string out;
+  for (const auto& s : t.sets) {
+    out += "set " + s.name + " family " + std::to_string(s.family) +
+           (s.interval ? " interval" : "") + ":";
+    for (const auto& e : s.elements) out += " " + policy::range_to_string(e);
+    out += "\n";
+  }
+  for (const auto& c : t.chains) {
+    for (const auto& r : c.rules) {
+      out += c.name + ": kind " + std::to_string(static_cast<int>(r.kind)) + " family " +
+             std::to_string(r.family) + " set '" + r.peer_set + "' proto " +
+             std::to_string(static_cast<int>(r.proto)) + " ports " + std::to_string(r.port_first) +
+             "-" + std::to_string(r.port_last) + (r.counter ? " counter" : "") + " comment '" +
+             r.comment + "'\n";
+    }
+  }
+  return out;
+}
+
 class NftTableTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -106,10 +127,10 @@ TEST_F(NftTableTest, LargeSetSpansSeveralMessages) {
 TEST_F(NftTableTest, TableLoadedByNftDecodesToThePlan) {
   // nft encodes interval sets its own way (a leading end key at address zero, merged ranges);
   // the decoder must read its rules and sets as the same plan.
-  policy::NftTable t = sample_table(
-      {range("198.18.0.0", "198.18.0.255"), range("198.18.5.1", "198.18.5.5"),
-       range("255.255.255.0", "255.255.255.255")},
-      8080);
+  policy::NftTable t =
+      sample_table({range("198.18.0.0", "198.18.0.255"), range("198.18.5.1", "198.18.5.5"),
+                    range("255.255.255.0", "255.255.255.255")},
+                   8080);
   std::string file = "/tmp/" + run_prefix() + "table.nft";
   {
     FILE* f = fopen(file.c_str(), "w");
@@ -122,7 +143,9 @@ TEST_F(NftTableTest, TableLoadedByNftDecodesToThePlan) {
   int rc = sh("ip netns exec " + name_ + " nft -f " + file, &out);
   std::remove(file.c_str());
   ASSERT_EQ(rc, 0) << out;
-  EXPECT_EQ(read(), kernel_form(t));
+  auto back = read();
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, kernel_form(t)) << describe(*back) << "\nwanted\n" << describe(kernel_form(t));
   auto change = apply_table(*sock_, t);
   ASSERT_TRUE(change.ok());
   EXPECT_EQ(*change, NftChange::none);

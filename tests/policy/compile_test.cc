@@ -99,22 +99,22 @@ TEST(Compile, ShopExampleRendersToTheExactTable) {
   ASSERT_TRUE(api.table);
   EXPECT_EQ(api.netns, "/run/netns/api-1");
   EXPECT_EQ(render_nft(*api.table), R"nft(table inet bulkhead {
-	set any_http_tcp8080_v4 {
+	set _any.http.tcp8080_v4 {
 		type ipv4_addr
 		elements = { 198.18.0.2 }
 	}
 
-	set any_http_tcp8080_v6 {
+	set _any.http.tcp8080_v6 {
 		type ipv6_addr
 		elements = { 2001:db8::2 }
 	}
 
-	set any_http_tcp80_v4 {
+	set _any.http.tcp80_v4 {
 		type ipv4_addr
 		elements = { 198.18.0.3 }
 	}
 
-	set any_http_tcp80_v6 {
+	set _any.http.tcp80_v6 {
 		type ipv6_addr
 	}
 
@@ -153,10 +153,10 @@ TEST(Compile, ShopExampleRendersToTheExactTable) {
 		icmpv6 type 133-137 accept
 		ip daddr @cidr_c566595c_v4 udp dport 53 counter packets 0 bytes 0 accept comment "shop: api -> 198.18.0.0/16 except 198.18.1.0/24 udp/53 (shop.yaml:22:7)"
 		ip daddr @cidr_c566595c_v4 meta l4proto icmp counter packets 0 bytes 0 accept comment "shop: api -> 198.18.0.0/16 except 198.18.1.0/24 icmp (shop.yaml:22:7)"
-		ip daddr @any_http_tcp8080_v4 tcp dport 8080 counter packets 0 bytes 0 accept comment "shop: api -> any tcp/http (shop.yaml:24:7)"
-		ip daddr @any_http_tcp80_v4 tcp dport 80 counter packets 0 bytes 0 accept comment "shop: api -> any tcp/http (shop.yaml:24:7)"
-		ip6 daddr @any_http_tcp8080_v6 tcp dport 8080 counter packets 0 bytes 0 accept comment "shop: api -> any tcp/http (shop.yaml:24:7)"
-		ip6 daddr @any_http_tcp80_v6 tcp dport 80 counter packets 0 bytes 0 accept comment "shop: api -> any tcp/http (shop.yaml:24:7)"
+		ip daddr @_any.http.tcp8080_v4 tcp dport 8080 counter packets 0 bytes 0 accept comment "shop: api -> any tcp/http (shop.yaml:24:7)"
+		ip daddr @_any.http.tcp80_v4 tcp dport 80 counter packets 0 bytes 0 accept comment "shop: api -> any tcp/http (shop.yaml:24:7)"
+		ip6 daddr @_any.http.tcp8080_v6 tcp dport 8080 counter packets 0 bytes 0 accept comment "shop: api -> any tcp/http (shop.yaml:24:7)"
+		ip6 daddr @_any.http.tcp80_v6 tcp dport 80 counter packets 0 bytes 0 accept comment "shop: api -> any tcp/http (shop.yaml:24:7)"
 		counter packets 0 bytes 0 drop comment "drop other egress (isolated by shop)"
 	}
 }
@@ -388,11 +388,11 @@ TEST(Compile, EgressNamedPortSplitsThePeerSetByResolvedPort) {
   ASSERT_EQ(cidr_base.substr(0, 5), "cidr_");
   EXPECT_EQ(names,
             (std::vector<std::string>{
-                "api_http_tcp8080_v4={ \"198.18.0.2\" }", "api_http_tcp8080_v6={ \"2001:db8::2\" }",
-                "api_http_tcp9090_v4={ \"198.18.0.5\" }", "api_http_tcp9090_v6={}",
+                "api.http.tcp8080_v4={ \"198.18.0.2\" }", "api.http.tcp8080_v6={ \"2001:db8::2\" }",
+                "api.http.tcp9090_v4={ \"198.18.0.5\" }", "api.http.tcp9090_v6={}",
                 // Toward a CIDR only endpoints inside it that define the name can match.
                 cidr_base + "={ \"198.18.0.2\", \"198.18.0.3\" }"}));
-  EXPECT_TRUE(cidr_base.ends_with("_http_tcp8080_v4")) << cidr_base;
+  EXPECT_TRUE(cidr_base.ends_with(".http.tcp8080_v4")) << cidr_base;
 }
 
 TEST(Compile, SetNamesAndRulesDoNotChangeWithMembership) {
