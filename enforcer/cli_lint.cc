@@ -39,6 +39,8 @@ int run_lint(const Args& args) {
     std::cout << policy::format_json(diags);
   else if (format == "sarif")
     std::cout << policy::format_sarif(diags);
+  else if (diags.empty())
+    std::cout << "no problems found\n";
   else
     std::cout << policy::format_text(diags);
 

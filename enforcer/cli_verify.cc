@@ -123,7 +123,8 @@ int run_verify(const Args& args) {
       "family", po::value<int>()->default_value(4),
       "address family to probe with: 4, or 6 (endpoints without one are left out)")(
       "timeout-ms", po::value<int>()->default_value(500), "how long one probe waits")(
-      "parallel", po::value<int>()->default_value(32), "probes in flight at once");
+      "parallel", po::value<int>()->default_value(32), "probes in flight at once")(
+      "brief", po::bool_switch(), "print only what the probes saw and the verdict");
   auto vm = parse_args("verify", args, opts);
   if (!vm) return kExitUsage;
   if (!vm->count("paths")) {
@@ -221,7 +222,7 @@ int run_verify(const Args& args) {
     std::cout << ports[k].to_string() << " observed (rows: from, columns: to; \".\" reached, "
               << "\"X\" blocked):\n";
     print_matrix(eps, cells[k], false);
-    if (any_bad) {
+    if (any_bad && !(*vm)["brief"].as<bool>()) {
       std::cout << ports[k].to_string()
                 << " compared with the policy (\".\" as expected, \"X\" mismatch, \"E\" error):\n";
       print_matrix(eps, cells[k], true);
@@ -233,8 +234,7 @@ int run_verify(const Args& args) {
     return kExitOk;
   }
   std::cout << "verify: " << mismatches << " mismatch(es), " << errors << " probe error(s) in "
-            << probes.size() << " probes:\n"
-            << details.str();
+            << probes.size() << " probes" << ((*vm)["brief"].as<bool>() ? "\n" : ":\n" + details.str());
   return kExitNo;
 }
 

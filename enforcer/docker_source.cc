@@ -27,9 +27,8 @@ bool plausible_id(const std::string& id) {
 // Docker answers 404 for a container that no longer exists; Podman, for one removed while it
 // was being inspected, 500 "...: no such container".
 bool gone(const docker::HttpResponse& res) {
-  return res.status == 404 ||
-         (res.status == 500 &&
-          docker::parse_error_message(res.body).find("no such container") != std::string::npos);
+  return res.status == 404 || (res.status == 500 && docker::parse_error_message(res.body).find(
+                                                        "no such container") != std::string::npos);
 }
 
 std::string api(const std::string& path) { return std::string(docker::kApiPrefix) + path; }

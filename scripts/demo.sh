@@ -48,8 +48,8 @@ policy=examples/shop/policy.yaml
 echo "== The policy =="
 build/bulkhead lint "$policy" --inventory "$inventory"
 echo
-echo "== Before enforcement: what the probes see (X marks flows the policy does not allow) =="
-build/bulkhead verify "$policy" --inventory "$inventory" || true
+echo "== Before enforcement: every flow passes (X = blocked) =="
+build/bulkhead verify "$policy" --inventory "$inventory" --brief || true
 echo
 echo "== Enforcing: bulkheadd --once =="
 build/bulkheadd --policy "$policy" --source "inventory:$inventory" --once
@@ -61,8 +61,10 @@ echo "== Bandwidth: batch -> outsider through batch's egress limit =="
 ip netns exec "$prefix-outsider" iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
 iperf_pid=$!
 sleep 0.5
+limit=$(build/bulkhead compile "$policy" --inventory "$inventory" --endpoint shop-batch |
+  sed -n 's/^# tc egress: rate \([^ ]*\).*/\1/p')
 ip netns exec "$prefix-batch" timeout 20 iperf3 -c 198.18.10.9 -p 5201 -t 3 -f m |
-  awk '/receiver/ {print "measured: " $7 " " $8 " (limit in the policy: see batch in " FILENAME ")"}' FILENAME="$policy"
+  awk -v limit="$limit" '/receiver/ {print "measured: " $7 " " $8 " through an egress limit of " limit}' 
 wait "$iperf_pid" 2>/dev/null || true
 iperf_pid=
 echo

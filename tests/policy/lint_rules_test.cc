@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "policy/lint.h"
+#include "policy/load.h"
 #include "tests/policy/policy_builders.h"
 
 namespace bulkhead::policy {
@@ -244,6 +245,67 @@ TEST(LintRules, UnsafeEndpointsAtTheirInventoryEntry) {
                    "remove its own nftables rules [unsafe-endpoint]",
                    "inv.yaml:8:5: warning: endpoint \"priv\" is privileged: it can change or "
                    "remove its own nftables rules [unsafe-endpoint]"}));
+}
+
+}  // namespace
+}  // namespace bulkhead::policy
+
+namespace bulkhead::policy {
+namespace {
+
+// Through the real loaders: the warnings point at the YAML a person edits.
+TEST(LintRules, PositionsFromLoadedYaml) {
+  const PolicyLoad pl = load_policy_text(R"(apiVersion: bulkhead/v1
+kind: Policy
+metadata:
+  name: shop
+spec:
+  groups:
+    web:
+      selector: app=web
+    api:
+      selector: app=api
+    ghost:
+      selector: app=ghost
+  allow:
+    - from: [web]
+      to: [api]
+      ports: [8080/tcp]
+    - from: [web, ghost]
+      to: [api]
+      ports: [8000-8100/tcp]
+    - from: [{cidr: 0.0.0.0/0}]
+      to: [web]
+      ports: [443/tcp]
+)",
+                                         "shop.yaml");
+  ASSERT_FALSE(has_errors(pl.diagnostics));
+  const InventoryLoad inv = load_inventory_text(R"(endpoints:
+  - name: api-1
+    netns: /run/netns/api-1
+    labels: {app: api}
+    addresses: [198.18.0.2]
+  - name: web-1
+    netns: /run/netns/web-1
+    labels: {app: web}
+    addresses: [198.18.0.3]
+    privileged: true
+)",
+                                                "inventory.yaml");
+  ASSERT_FALSE(has_errors(inv.diagnostics));
+  EXPECT_EQ(
+      render(lint(pl.set, &inv.endpoints)),
+      (Lines{"inventory.yaml:6:5: warning: endpoint \"web-1\" is privileged: it can change or "
+             "remove its own nftables rules [unsafe-endpoint]",
+             "shop.yaml:11:5: warning: group \"ghost\" (app=ghost) selects no endpoint of the "
+             "inventory [selects-nothing]",
+             "shop.yaml:14:7: warning: rule is shadowed by the rule at shop.yaml:17:7: its peers "
+             "and ports are a subset of that rule's [shadowed-rule]",
+             "shop.yaml:20:14: warning: CIDR 0.0.0.0/0 contains endpoint addresses: api-1 "
+             "(198.18.0.2), web-1 (198.18.0.3); select endpoints by labels, addresses change "
+             "[cidr-contains-endpoints]",
+             "shop.yaml:20:14: warning: CIDR 0.0.0.0/0 is wider than /8; is that intended? "
+             "[wide-cidr]"}));
 }
 
 }  // namespace
