@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <exception>
 #include <functional>
+#include <limits>
 
 namespace bulkhead::daemon::docker {
 namespace {
@@ -123,7 +124,9 @@ Result<std::unique_ptr<BodyStream>> DockerClient::open_stream(
     std::unique_ptr<BodyStream> body(new BodyStream(*this));
     BodyStream::Impl& s = *body->impl_;
     s.op = op;
-    s.parser.body_limit(boost::none);  // the events stream never ends by itself
+    // The events stream never ends by itself. Not boost::none: Boost 1.74 then refuses any body
+    // with a Content-Length.
+    s.parser.body_limit(std::numeric_limits<uint64_t>::max());
     auto req = make_request(target);
     asio::local::stream_protocol::endpoint where(socket_path_);
     s.stream.expires_after(header_timeout);

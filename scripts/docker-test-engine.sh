@@ -124,13 +124,11 @@ stop() {
   # The engine's containerd and shims outlive a killed dockerd: end those that belong to DIR.
   local p
   for p in $(pgrep -f -- "$dir/" || true); do
-    [ "$p" != $$ ] && kill -KILL "$p" 2>/dev/null || true
+    if [ "$p" != $$ ]; then kill -KILL "$p" 2>/dev/null || true; fi
   done
   # Mounts under DIR (overlay layers, netns bind mounts, shm), deepest first.
-  local m
-  for m in $(awk -v d="$dir/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do
-    umount -l "$m" 2>/dev/null || true
-  done
+  awk -v d="$dir/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r |
+    while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$dir"
 }
 

@@ -82,11 +82,10 @@ stop() {
     for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   fi
-  local p m
+  local p
   for p in $(pgrep -f -- "$dir/" || true); do kill -KILL "$p" 2>/dev/null || true; done
-  for m in $(awk -v d="$dir/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do
-    umount -l "$m" 2>/dev/null || true
-  done
+  awk -v d="$dir/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r |
+    while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$dir"
 }
 
