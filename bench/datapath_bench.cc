@@ -109,7 +109,7 @@ std::string policy_yaml() {
          "  allow:\n    - {from: [clients], to: [server], ports: [5201/tcp, 7000/tcp]}\n";
 }
 
-bulkhead::policy::Endpoints endpoints() {
+bulkhead::policy::Endpoints endpoints(int peers) {
   bulkhead::policy::Endpoints eps;
   auto add = [&](std::string name, std::string ns, std::string role, std::string addr) {
     bulkhead::policy::Endpoint e;
@@ -122,7 +122,7 @@ bulkhead::policy::Endpoints endpoints() {
   add("client", "/run/netns/" + kClient, "client", "198.18.30.1");
   add("server", "/run/netns/" + kServer, "server", "198.18.30.2");
   // Peers that exist only as addresses (198.18.128.0 onwards): they fill the server's set.
-  for (int i = 0; i < kPeers - 1; ++i) {
+  for (int i = 0; i < peers - 1; ++i) {
     char addr[32];
     std::snprintf(addr, sizeof addr, "198.18.%d.%d", 128 + i / 250, 1 + i % 250);
     add("peer-" + std::to_string(i), "/nonexistent", "client", addr);
@@ -154,19 +154,25 @@ int main() {
   const double cr0 = connection_rate(2.0);
 
   auto load = bulkhead::policy::load_policy_text(policy_yaml(), "datapath.yaml");
-  auto plan = bulkhead::policy::compile(load.set, endpoints());
   auto dp = bulkhead::netlink::make_kernel_dataplane();
   size_t elements = 0;
-  for (const auto& ep : plan.endpoints) {
-    if (ep.endpoint != "client" && ep.endpoint != "server") continue;
-    auto st = dp->apply(ep);
-    if (!st.ok()) {
-      std::cerr << "apply " << ep.endpoint << ": " << st.error().to_string() << "\n";
-      return 1;
+  auto enforce = [&](int peers) {
+    elements = 0;
+    for (const auto& ep : bulkhead::policy::compile(load.set, endpoints(peers)).endpoints) {
+      if (ep.endpoint != "client" && ep.endpoint != "server") continue;
+      auto st = dp->apply(ep);
+      if (!st.ok()) {
+        std::cerr << "apply " << ep.endpoint << ": " << st.error().to_string() << "\n";
+        std::exit(1);
+      }
+      for (const auto& s : ep.table->sets) elements += s.elements.size();
     }
-    for (const auto& s : ep.table->sets) elements += s.elements.size();
-  }
-
+  };
+  // The same rules with one peer: what conntrack and the base rules cost, apart from the set.
+  enforce(1);
+  const double bw_small = iperf_bits_per_second();
+  const double cr_small = connection_rate(2.0);
+  enforce(kPeers);
   const double bw1 = iperf_bits_per_second();
   const double cr1 = connection_rate(2.0);
 
@@ -182,5 +188,9 @@ int main() {
               bw0 / 1e9, bw1 / 1e9, bw0 > 0 ? bw1 / bw0 : 0);
   std::printf("  new connections/s: no policy %.0f, with policy %.0f, ratio %.3f (target >= 0.90)\n",
               cr0, cr1, cr0 > 0 ? cr1 / cr0 : 0);
+  std::printf("  against the same rules with a 1-peer set (conntrack and base rules included in both):\n"
+              "    throughput %.2f Gbit/s, ratio %.3f; connections/s %.0f, ratio %.3f\n",
+              bw_small / 1e9, bw_small > 0 ? bw1 / bw_small : 0, cr_small,
+              cr_small > 0 ? cr1 / cr_small : 0);
   return 0;
 }
