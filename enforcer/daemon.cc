@@ -1,3 +1,4 @@
+#include "common/unique_fd.h"
 #include "enforcer/daemon.h"
 
 #include <poll.h>
@@ -47,20 +48,6 @@ void fill_addresses(policy::Endpoints& endpoints) {
                 {{"endpoint", ep.name}, {"error", addrs.error().to_string()}});
   }
 }
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 std::string iso_time(std::chrono::system_clock::time_point t) {
   if (t.time_since_epoch().count() == 0) return "";
@@ -314,8 +301,8 @@ int Daemon::run() {
   }
 
   sigset_t mask = handled_signals();
-  Fd sigfd(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
-  Fd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  UniqueFd sigfd(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
   itimerspec its{{opts_.resync_interval_s, 0}, {opts_.resync_interval_s, 0}};
   ::timerfd_settime(timer.get(), 0, &its, nullptr);
   std::vector<std::string> watched = opts_.policies;

@@ -1,3 +1,4 @@
+#include "common/unique_fd.h"
 #include "enforcer/probe.h"
 
 #include <arpa/inet.h>
@@ -15,20 +16,6 @@
 
 namespace bulkhead::probe {
 namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 socklen_t to_sockaddr(const policy::IpAddr& a, uint16_t port, sockaddr_storage* ss) {
   std::memset(ss, 0, sizeof(*ss));
@@ -59,7 +46,7 @@ Result from_errno(int err) {
 Result probe_tcp(const Probe& p, int timeout_ms) {
   sockaddr_storage ss;
   socklen_t len = to_sockaddr(p.to, p.port, &ss);
-  Fd s(::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  UniqueFd s(::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (s.get() < 0) return {Outcome::error, std::string("socket: ") + std::strerror(errno)};
   if (::connect(s.get(), reinterpret_cast<sockaddr*>(&ss), len) == 0)
     return {Outcome::reached, "connected"};
@@ -78,7 +65,7 @@ Result probe_tcp(const Probe& p, int timeout_ms) {
 Result probe_udp(const Probe& p, int timeout_ms) {
   sockaddr_storage ss;
   socklen_t len = to_sockaddr(p.to, p.port, &ss);
-  Fd s(::socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  UniqueFd s(::socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (s.get() < 0) return {Outcome::error, std::string("socket: ") + std::strerror(errno)};
   if (::connect(s.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) return from_errno(errno);
   const char msg[] = "bulkhead-verify";
@@ -108,7 +95,7 @@ Result probe_icmp(const Probe& p, int timeout_ms) {
   const bool v6 = p.to.family == 6;
   sockaddr_storage ss;
   socklen_t len = to_sockaddr(p.to, 0, &ss);
-  Fd s(::socket(ss.ss_family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+  UniqueFd s(::socket(ss.ss_family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
                 v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP));
   if (s.get() < 0) return {Outcome::error, std::string("raw socket: ") + std::strerror(errno)};
   static std::atomic<uint16_t> next_id{static_cast<uint16_t>(::getpid())};
@@ -159,7 +146,7 @@ std::vector<Result> run(const std::vector<Probe>& probes, std::chrono::milliseco
     for (size_t i = next++; i < probes.size(); i = next++) {
       const Probe& p = probes[i];
       if (p.from_netns != current) {
-        Fd ns(::open(p.from_netns.c_str(), O_RDONLY | O_CLOEXEC));
+        UniqueFd ns(::open(p.from_netns.c_str(), O_RDONLY | O_CLOEXEC));
         if (ns.get() < 0 || ::setns(ns.get(), CLONE_NEWNET) != 0) {
           results[i] = {Outcome::error, p.from_netns + ": " + std::strerror(errno)};
           current.clear();

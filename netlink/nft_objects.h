@@ -1,6 +1,8 @@
 // Owning pointers for libnftnl objects.
 #pragma once
 
+#include <cstdint>
+
 #include <libnftnl/chain.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
@@ -31,5 +33,10 @@ using SetElemPtr = std::unique_ptr<nftnl_set_elem, NftnlDeleter>;
 using ExprPtr = std::unique_ptr<nftnl_expr, NftnlDeleter>;
 using UdataPtr = std::unique_ptr<nftnl_udata_buf, NftnlDeleter>;
 using ExprIterPtr = std::unique_ptr<nftnl_expr_iter, NftnlDeleter>;
+
+// nft's datatype numbers (TYPE_IPADDR, TYPE_IP6ADDR) for a set's key: with these `nft list`
+// prints "type ipv4_addr" / "type ipv6_addr".
+inline constexpr uint32_t kTypeIpv4Addr = 7;
+inline constexpr uint32_t kTypeIpv6Addr = 8;
 
 }  // namespace bulkhead::netlink

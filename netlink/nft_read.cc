@@ -20,8 +20,6 @@ namespace {
 using policy::AddrRange;
 using policy::IpAddr;
 
-constexpr uint32_t kTypeIpv4Addr = 7;
-constexpr uint32_t kTypeIpv6Addr = 8;
 
 std::string str_or_empty(const char* s) { return s ? s : ""; }
 

@@ -16,10 +16,7 @@ namespace {
 using policy::AddrRange;
 using policy::IpAddr;
 
-// nft's datatype numbers (TYPE_IPADDR, TYPE_IP6ADDR) and byte order (BYTEORDER_BIG_ENDIAN): with
-// these `nft list` prints "type ipv4_addr" / "type ipv6_addr".
-constexpr uint32_t kTypeIpv4Addr = 7;
-constexpr uint32_t kTypeIpv6Addr = 8;
+// nft's byte order for the key (BYTEORDER_BIG_ENDIAN), so `nft list` prints addresses as such.
 constexpr uint32_t kByteorderBigEndian = 2;
 // Keeps each element message well below the 64 KiB limit of its element-list attribute.
 constexpr size_t kElementsPerMessage = 1000;
