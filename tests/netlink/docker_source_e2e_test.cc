@@ -77,10 +77,10 @@ class DockerEngineTest : public ::testing::Test {
   explicit DockerEngineTest(std::string kind = "docker") : kind_(std::move(kind)) {}
 
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root to run a container engine";
-    if (!have("docker")) GTEST_SKIP() << "docker.io is not installed";
-    if (kind_ == "docker" && !have("dockerd")) GTEST_SKIP() << "docker.io is not installed";
-    if (kind_ == "podman" && !have("podman")) GTEST_SKIP() << "podman is not installed";
+    if (::geteuid() != 0) GTEST_FAIL() << "needs root to run a container engine";
+    if (!have("docker")) GTEST_FAIL() << "docker.io is not installed";
+    if (kind_ == "docker" && !have("dockerd")) GTEST_FAIL() << "docker.io is not installed";
+    if (kind_ == "podman" && !have("podman")) GTEST_FAIL() << "podman is not installed";
     char tmpl[] = "/tmp/bhdk.XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;

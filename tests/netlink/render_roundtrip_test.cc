@@ -209,7 +209,7 @@ NftTable every_form() {
 class RenderRoundtrip : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!have_root_tools()) GTEST_SKIP() << "needs root and nft";
+    if (!have_root_tools()) GTEST_FAIL() << "needs root and nft";
   }
 };
 
