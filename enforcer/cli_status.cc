@@ -34,6 +34,11 @@ void print_human(const nlohmann::ordered_json& doc) {
               << str(e, "state") << std::setw(18) << addr << std::setw(10) << str(e, "apply_ms")
               << std::setw(10) << str(e, "allowed_packets") << std::setw(10)
               << str(e, "dropped_packets") << str(e, "netns") << "\n";
+    if (e.contains("groups") && !e["groups"].empty()) {
+      std::cout << "      groups:";
+      for (const auto& g : e["groups"]) std::cout << " " << g.get<std::string>();
+      std::cout << "\n";
+    }
     if (e.contains("error") && e["error"].is_string() && !e["error"].get<std::string>().empty())
       std::cout << "      error: " << e["error"].get<std::string>() << "\n";
   }

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 #include <iostream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "enforcer/file_watch.h"
@@ -47,6 +48,25 @@ void fill_addresses(policy::Endpoints& endpoints) {
       log::warn("cannot read addresses",
                 {{"endpoint", ep.name}, {"error", addrs.error().to_string()}});
   }
+}
+
+bool selects(const policy::Subject& s, const policy::Endpoint& ep) {
+  return s.pods.matches(ep.labels) && (!s.ns || *s.ns == ep.k8s_namespace());
+}
+
+// The native groups and the policies whose subjects select the endpoint, for status.
+std::pair<std::set<std::string>, std::set<std::string>> membership(const policy::PolicySet& set,
+                                                                   const policy::Endpoint& ep) {
+  std::set<std::string> groups, policies;
+  auto note = [&](const policy::Subject& s, const policy::Origin& o) {
+    if (!selects(s, ep)) return;
+    if (!s.group.empty()) groups.insert(s.group);
+    policies.insert(o.policy);
+  };
+  for (const auto& i : set.isolations) note(i.subject, i.origin);
+  for (const auto& r : set.rules) note(r.subject, r.origin);
+  for (const auto& l : set.limits) note(l.subject, l.origin);
+  return {groups, policies};
 }
 
 std::string iso_time(std::chrono::system_clock::time_point t) {
@@ -101,6 +121,8 @@ void Daemon::refresh_desired() {
   }
   fill_addresses(all);
   unenforceable_ = std::move(unenforceable);
+  known_.clear();
+  for (const auto& ep : all) known_.emplace(ep.name, ep);
   reconciler_.set_desired(policy::compile(*policies_, all));
 }
 
@@ -182,6 +204,16 @@ std::string Daemon::status_document() {
     e["name"] = name;
     e["state"] = !st.dirty ? "enforced" : st.failures > 0 ? "failed" : "pending";
     e["netns"] = st.desired.netns;
+    if (auto k = known_.find(name); k != known_.end()) {
+      auto addrs = nlohmann::ordered_json::array();
+      for (const auto& a : k->second.addresses) addrs.push_back(a.to_string());
+      e["addresses"] = addrs;
+      if (policies_) {
+        auto [groups, pols] = membership(*policies_, k->second);
+        e["groups"] = groups;
+        e["policies"] = pols;
+      }
+    }
     e["isolated"] = st.desired.table.has_value();
     e["bandwidth_limited"] = !st.desired.tc.empty();
     e["error"] = st.last_error;
@@ -244,7 +276,7 @@ int Daemon::run() {
       inventories_.push_back(inv.get());
       sources_.push_back(std::move(inv));
     } else {
-      auto docker = make_docker_source(spec.path);
+      auto docker = make_docker_source(spec.path, std::chrono::seconds(opts_.resync_interval_s));
       if (!docker) {
         std::cerr << "bulkheadd: the docker source is not available in this build\n";
         return 2;

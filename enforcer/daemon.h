@@ -5,7 +5,9 @@
 
 #include <signal.h>
 
+#include <chrono>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +48,7 @@ class Daemon {
   int wake_fd_ = -1;  // eventfd: a source saw a change
   std::optional<policy::PolicySet> policies_;
   std::vector<Unenforceable> unenforceable_;
+  std::map<std::string, policy::Endpoint> known_;  // by name, as last compiled
   std::unique_ptr<Metrics> metrics_;
   std::deque<std::string> recent_errors_;
   std::optional<Clock::time_point> pending_event_;  // first unapplied source change
@@ -56,6 +59,7 @@ class Daemon {
 sigset_t handled_signals();
 
 // Makes a source for --source docker[:SOCKET]; returns nullptr when it is not available.
-std::unique_ptr<Source> make_docker_source(const std::string& socket_path);
+std::unique_ptr<Source> make_docker_source(const std::string& socket_path,
+                                           std::chrono::seconds resync_interval);
 
 }  // namespace bulkhead::daemon

@@ -88,7 +88,9 @@ for ep in a b c; do
 done
 dropped_b=$(awk '/"name": "b"/{f=1} f && /"dropped_packets"/{gsub(/[^0-9]/,""); print; exit}' "$work/status.json")
 [ "${dropped_b:-0}" -gt 0 ] || fail "no drops counted for b: $(cat "$work/status.json")"
-"$build/bulkhead" status --status-socket "$work/status.sock" | grep -qE '^  b +enforced' || fail "human status lacks b"
+"$build/bulkhead" status --status-socket "$work/status.sock" >"$work/status.txt"
+grep -qE '^  b +enforced +198\.18\.0\.3 ' "$work/status.txt" || fail "human status lacks b: $(cat "$work/status.txt")"
+grep -A1 -E '^  b ' "$work/status.txt" | grep -q 'groups: b' || fail "b's groups missing: $(cat "$work/status.txt")"
 
 step "metrics: endpoints by state, apply durations and drops in Prometheus text format"
 exec 3<>"/dev/tcp/127.0.0.1/$metrics_port"
