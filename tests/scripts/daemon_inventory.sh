@@ -92,6 +92,16 @@ dropped_b=$(awk '/"name": "b"/{f=1} f && /"dropped_packets"/{gsub(/[^0-9]/,""); 
 grep -qE '^  b +enforced +198\.18\.0\.3 ' "$work/status.txt" || fail "human status lacks b: $(cat "$work/status.txt")"
 grep -A1 -E '^  b ' "$work/status.txt" | grep -q 'groups: b' || fail "b's groups missing: $(cat "$work/status.txt")"
 
+step "status refuses a user other than root"
+# The user may reach the directory and run a copy of the CLI, so what refuses is the socket itself.
+chmod 0755 "$work"
+install -m 0755 "$build/bulkhead" "$work/bulkhead-cli"
+if setpriv --reuid=65534 --regid=65534 --clear-groups "$work/bulkhead-cli" status --status-socket "$work/status.sock" >"$work/nobody.out" 2>&1; then
+  fail "an unprivileged user read the status: $(cat "$work/nobody.out")"
+fi
+grep -q "connect .*Permission denied" "$work/nobody.out" || fail "unexpected refusal: $(cat "$work/nobody.out")"
+chmod 0700 "$work"
+
 step "metrics: endpoints by state, apply durations and drops in Prometheus text format"
 exec 3<>"/dev/tcp/127.0.0.1/$metrics_port"
 printf 'GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3

@@ -240,10 +240,16 @@ t1=$(date +%s)
 burst_done() { [ "$(count_enforced "$sock" burst-)" = 50 ]; }
 wait_for 30 burst_done || die "$(count_enforced "$sock" burst-)/50 burst containers enforced"
 t2=$(date +%s)
-for i in $(seq -w 1 50); do
-  is_enforced "$sock" "burst-$i" || die "burst-$i not enforced in its current namespace"
-  ns_has_table "burst-$i" || die "burst-$i has no table"
-done
+# Each one enforced in its current namespace (one status read, one inspect), and has its table.
+status_json "$sock" >"$ENGINE/status.json"
+# shellcheck disable=SC2046
+dk inspect -f '{{slice .Name 1}} {{.State.Pid}}' $(seq -f 'burst-%02g' 1 50) |
+  while read -r name pid; do
+    jq -e --arg n "$name" --arg ns "/proc/$pid/ns/net" \
+      'any(.endpoints[]; .name == $n and .state == "enforced" and .netns == $ns)' "$ENGINE/status.json" >/dev/null ||
+      fail "$name not enforced in its current namespace"
+    nsenter -t "$pid" -n nft list table inet bulkhead >/dev/null 2>&1 || fail "$name has no table"
+  done || die "burst containers not enforced"
 n=$(ns_set blog-db-1 blog-app_v4 | wc -l)
 [ "$n" = 52 ] || die "blog-db-1's blog-app_v4 set holds $n addresses, not 52"
 echo "burst: started in $((t1 - t0)) s, all enforced $((t2 - t1)) s later"
