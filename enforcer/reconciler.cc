@@ -22,7 +22,7 @@ void Reconciler::set_desired(const policy::Plan& plan) {
     EndpointState& st = it->second;
     if (fresh || !(st.desired == ep)) {
       // A new namespace (restarted container) holds nothing of ours yet.
-      if (!fresh && st.desired.netns != ep.netns) st.applied.reset();
+      if (!fresh && st.desired.netns != ep.netns) st.applied = false;
       st.desired = ep;
       st.dirty = true;
       st.failures = 0;
@@ -56,7 +56,7 @@ std::vector<ApplyOutcome> Reconciler::apply_dirty(Clock::time_point now) {
     Status s = dp_.apply(st.desired);
     double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     if (s.ok()) {
-      st.applied = st.desired;
+      st.applied = true;
       st.dirty = false;
       st.failures = 0;
       st.last_error.clear();

@@ -1,4 +1,4 @@
-// The reconciler: holds the desired Plan per endpoint and what was last applied, and applies
+// The reconciler: holds the desired Plan per endpoint and whether it was applied, and applies
 // only the endpoints whose plan changed (or whose apply failed and is due for a retry).
 // Events only call set_desired(); apply_dirty() is the one place that writes to the kernel.
 #pragma once
@@ -20,7 +20,10 @@ using Clock = std::chrono::steady_clock;
 
 struct EndpointState {
   policy::EndpointPlan desired;
-  std::optional<policy::EndpointPlan> applied;  // what the kernel holds, as far as we know
+  // Whether `desired` has been committed to this namespace at least once. The kernel state itself
+  // is never cached here: drift checks read it back, and a plan copy per endpoint would double
+  // the daemon's memory.
+  bool applied = false;
   bool dirty = true;
   int failures = 0;                 // consecutive
   Clock::time_point retry_at{};     // when a failed endpoint may be tried again

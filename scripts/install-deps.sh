@@ -9,7 +9,7 @@ pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   nftables iproute2 iperf3 procps kmod
-  docker.io busybox-static podman prometheus-cpp-dev libcap-ng-dev
+  docker.io busybox-static podman jq prometheus-cpp-dev libcap-ng-dev
 )
 missing=()
 for p in "${pkgs[@]}"; do

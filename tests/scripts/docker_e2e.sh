@@ -30,6 +30,7 @@ cleanup() {
   bash "$src/scripts/docker-test-engine.sh" stop "$ENGINE"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP  # so that a signal runs the cleanup too
 
 sock=$ENGINE/status.sock
 log=$ENGINE/daemon.log
@@ -93,7 +94,9 @@ verify() {  # verify the policies over an inventory of every running container; 
   grep -q 'all [0-9]* probes match the policy' "$ENGINE/verify.out" || die "verify said: $(tail -n 3 "$ENGINE/verify.out")"
 }
 set_has() {  # CONTAINER SET ADDRESS
-  ns_set "$1" "$2" | grep -qx "$3"
+  local elems
+  elems=$(ns_set "$1" "$2") || return 1
+  grep -qx "$3" <<<"$elems"
 }
 
 step "engine, network $subnet, Compose, Swarm and Kubernetes-labelled containers, bulkheadd"
@@ -119,15 +122,17 @@ grep -q '"msg":"endpoint enforced","endpoint":"blog-db-1"' "$log" || die "no 'en
 
 step "verify: the dataplane matches the policies, and something is blocked"
 verify "initial"
-grep -A12 'observed' "$ENGINE/verify.out" | grep -q ' X ' || die "no blocked flow in the observed matrices"
+# (No `a | grep -q`: with pipefail, grep quitting early fails the pipeline through SIGPIPE.)
+awk '/ observed /{n = 12; next} n-- > 0 && / X /{f = 1} END {exit !f}' "$ENGINE/verify.out" ||
+  die "no blocked flow in the observed matrices"
 
 step "labels select as documented: Compose, Swarm, Kubernetes (namespace from the pod label)"
 rules() { status_json "$sock" | jq -r --arg n "$1" '.endpoints[] | select(.name == $n) | .rules[].comment'; }
-rules blog-app-1 | grep -q '^blog: blog-proxy -> blog-app tcp/9000' || die "blog-app-1 lacks the Compose rule"
-rules votes_redis.1 | grep -q '^votes: vote -> redis tcp/6379' || die "votes_redis.1 lacks the Swarm rule"
+grep -q '^blog: blog-proxy -> blog-app tcp/9000' <<<"$(rules blog-app-1)" || die "blog-app-1 lacks the Compose rule"
+grep -q '^votes: vote -> redis tcp/6379' <<<"$(rules votes_redis.1)" || die "votes_redis.1 lacks the Swarm rule"
 status_json "$sock" | jq -e '.endpoints[] | select(.name == "shop-misc") | .rules | length > 0' >/dev/null ||
   die "shop-misc has no rules"
-rules shop-misc | grep -qi 'default-deny' || { rules shop-misc >&2; die "shop-misc is not isolated by shop/default-deny"; }
+grep -qi 'default-deny' <<<"$(rules shop-misc)" || { rules shop-misc >&2; die "shop-misc is not isolated by shop/default-deny"; }
 ! ns_has_table stray || die "stray (selected by no policy) has a table"
 # "enforced" for stray means its desired state, nothing, is in place.
 status_json "$sock" | jq -e '.endpoints[] | select(.name == "stray") | (.rules // []) | length == 0' >/dev/null ||
