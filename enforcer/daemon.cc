@@ -163,7 +163,14 @@ int Daemon::apply_due() {
 
 void Daemon::check_drift() {
   if (metrics_) metrics_->count_resync();
-  for (const auto& name : reconciler_.check_drift()) {
+  auto refresh_drops = [this](const std::string& name, const netlink::Observed& seen) {
+    if (!metrics_ || !seen.table) return;
+    for (const auto& chain : seen.table->chains)
+      for (const auto& r : chain.rules)
+        if (r.kind == policy::RuleKind::final_drop)
+          metrics_->set_dropped(name, chain.name, static_cast<double>(r.packets));
+  };
+  for (const auto& name : reconciler_.check_drift(refresh_drops)) {
     log::warn("drift detected; repairing", {{"endpoint", name}});
     if (metrics_) metrics_->count_drift_repair();
   }

@@ -72,11 +72,13 @@ std::vector<ApplyOutcome> Reconciler::apply_dirty(Clock::time_point now) {
   return out;
 }
 
-std::vector<std::string> Reconciler::check_drift() {
+std::vector<std::string> Reconciler::check_drift(
+    const std::function<void(const std::string&, const netlink::Observed&)>& on_seen) {
   std::vector<std::string> drifted;
   for (auto& [name, st] : endpoints_) {
     if (st.dirty || !st.applied) continue;
     auto seen = dp_.observe(st.desired.netns);
+    if (seen.ok() && on_seen) on_seen(name, *seen);
     if (!seen.ok() || !netlink::in_sync(*seen, st.desired)) {
       st.dirty = true;
       drifted.push_back(name);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -52,7 +53,9 @@ class Reconciler {
   std::vector<ApplyOutcome> apply_dirty(Clock::time_point now);
   // Reads back every applied endpoint and marks those whose kernel state differs from the
   // plan dirty. Returns their names.
-  std::vector<std::string> check_drift();
+  // `seen` (optional) receives every observation, e.g. to refresh counter metrics on the way.
+  std::vector<std::string> check_drift(
+      const std::function<void(const std::string&, const netlink::Observed&)>& seen = {});
 
   // The earliest retry deadline of a failed endpoint, if any.
   std::optional<Clock::time_point> next_retry() const;

@@ -103,10 +103,27 @@ grep -q "connect .*Permission denied" "$work/nobody.out" || fail "unexpected ref
 chmod 0700 "$work"
 
 step "metrics: endpoints by state, apply durations and drops in Prometheus text format"
-exec 3<>"/dev/tcp/127.0.0.1/$metrics_port"
-printf 'GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
-timeout 5 cat <&3 >"$work/metrics.txt" || true
-exec 3<&-
+scrape() {
+  exec 3<>"/dev/tcp/127.0.0.1/$metrics_port"
+  printf 'GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
+  timeout 5 cat <&3 >"$work/metrics.txt" || true
+  exec 3<&-
+}
+b_drops() {
+  scrape
+  # Both directions, as status's dropped_packets counts them.
+  grep '^bulkhead_dropped_packets{' "$work/metrics.txt" | grep 'endpoint="b"' |
+    awk '{n += $2} END {print int(n)}'
+}
+# New drops after the status read reach the metric through the resync (every second here).
+verify >/dev/null
+refreshed=0
+for _ in $(seq 40); do
+  if [ "$(b_drops)" -gt "$dropped_b" ] 2>/dev/null; then refreshed=1; break; fi
+  sleep 0.1
+done
+[ $refreshed = 1 ] || fail "drop gauge not refreshed by the resync: $(grep dropped "$work/metrics.txt" | tr '\n' ' ')"
+scrape
 grep -q '^bulkhead_endpoints{state="enforced"} 3' "$work/metrics.txt" || fail "endpoint gauge: $(grep bulkhead_endpoints "$work/metrics.txt")"
 grep -qE '^bulkhead_apply_duration_seconds_count [1-9]' "$work/metrics.txt" || fail "no apply histogram"
 grep -qE '^bulkhead_dropped_packets\{.*endpoint="b".*\} [1-9]' "$work/metrics.txt" || fail "no drop gauge for b: $(grep dropped "$work/metrics.txt")"
