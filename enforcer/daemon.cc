@@ -83,13 +83,13 @@ std::string iso_time(std::chrono::system_clock::time_point t) {
 }  // namespace
 
 Daemon::Daemon(const Options& opts, netlink::Dataplane& dataplane)
-    : opts_(opts), dataplane_(dataplane), reconciler_(dataplane) {
-  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-}
+    : opts_(opts),
+      dataplane_(dataplane),
+      reconciler_(dataplane),
+      wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
 Daemon::~Daemon() {
   for (auto& s : sources_) s->stop();
-  if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
 bool Daemon::load_policies() {
@@ -277,7 +277,7 @@ sigset_t handled_signals() {
 }
 
 int Daemon::run() {
-  auto wake = [fd = wake_fd_] {
+  auto wake = [fd = wake_.get()] {
     uint64_t one = 1;
     (void)!::write(fd, &one, sizeof(one));
   };
@@ -365,7 +365,7 @@ int Daemon::run() {
     pollfd fds[5] = {{sigfd.get(), POLLIN, 0},
                      {timer.get(), POLLIN, 0},
                      {watch.fd(), POLLIN, 0},
-                     {wake_fd_, POLLIN, 0},
+                     {wake_.get(), POLLIN, 0},
                      {status->fd(), POLLIN, 0}};
     if (::poll(fds, 5, timeout_ms) < 0 && errno != EINTR) {
       log::error("poll failed", {{"error", std::strerror(errno)}});
@@ -408,7 +408,7 @@ int Daemon::run() {
     }
     if (fds[3].revents & POLLIN) {
       uint64_t n;
-      (void)!::read(wake_fd_, &n, sizeof(n));
+      (void)!::read(wake_.get(), &n, sizeof(n));
       if (!pending_event_) pending_event_ = Clock::now();
       sources_changed = true;
     }

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/unique_fd.h"
 #include "enforcer/daemon_options.h"
 #include "enforcer/inventory_source.h"
 #include "enforcer/metrics.h"
@@ -45,7 +46,7 @@ class Daemon {
   Reconciler reconciler_;
   std::vector<std::unique_ptr<Source>> sources_;
   std::vector<InventorySource*> inventories_;
-  int wake_fd_ = -1;  // eventfd: a source saw a change
+  UniqueFd wake_;  // eventfd: a source saw a change
   std::optional<policy::PolicySet> policies_;
   std::vector<Unenforceable> unenforceable_;
   std::map<std::string, policy::Endpoint> known_;  // by name, as last compiled
