@@ -1,4 +1,3 @@
-#include "common/unique_fd.h"
 #include "enforcer/daemon.h"
 
 #include <malloc.h>
@@ -12,9 +11,10 @@
 #include <algorithm>
 #include <cstring>
 #include <iostream>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 
+#include "common/unique_fd.h"
 #include "enforcer/file_watch.h"
 #include "enforcer/log.h"
 #include "enforcer/status_socket.h"
@@ -109,8 +109,7 @@ void Daemon::refresh_desired() {
     // the tables of endpoints that simply were not listed yet.
     if (!snap.ready) return;
     all.insert(all.end(), snap.endpoints.begin(), snap.endpoints.end());
-    unenforceable.insert(unenforceable.end(), snap.unenforceable.begin(),
-                         snap.unenforceable.end());
+    unenforceable.insert(unenforceable.end(), snap.unenforceable.begin(), snap.unenforceable.end());
   }
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   auto dup = std::adjacent_find(all.begin(), all.end(),
@@ -131,9 +130,11 @@ int Daemon::apply_due() {
   int failed = 0;
   bool applied_any = false;
   for (const auto& o : reconciler_.apply_dirty(Clock::now())) {
-    log::Fields f{{"endpoint", o.endpoint}, {"netns", o.netns}, {"ms", fmt::format("{:.2f}", o.ms)}};
+    log::Fields f{
+        {"endpoint", o.endpoint}, {"netns", o.netns}, {"ms", fmt::format("{:.2f}", o.ms)}};
     if (o.status.ok()) {
       applied_any = true;
+      notify_watchers(o);
       if (metrics_) metrics_->observe_apply(o.ms / 1000.0);
       if (o.removed && metrics_) metrics_->forget_endpoint(o.endpoint);
       log::info(o.removed ? "endpoint released" : "endpoint enforced", f);
@@ -159,6 +160,17 @@ int Daemon::apply_due() {
   // the resident size reflects what the daemon keeps, not its peak.
   ::malloc_trim(0);
   return failed;
+}
+
+void Daemon::notify_watchers(const ApplyOutcome& o) {
+  if (watchers_.empty()) return;
+  if (o.removed) {
+    for (auto& w : watchers_) w->released(o.endpoint, o.netns);
+    return;
+  }
+  auto it = reconciler_.endpoints().find(o.endpoint);
+  if (it == reconciler_.endpoints().end()) return;
+  for (auto& w : watchers_) w->enforced(it->second.desired);
 }
 
 void Daemon::check_drift() {
@@ -315,9 +327,9 @@ int Daemon::run() {
       ::usleep(100 * 1000);
     }
     refresh_desired();
-    if (reconciler_.endpoints().empty() && !std::all_of(sources_.begin(), sources_.end(), [](auto& s) {
-          return s->snapshot().ready;
-        })) {
+    if (reconciler_.endpoints().empty() &&
+        !std::all_of(sources_.begin(), sources_.end(),
+                     [](auto& s) { return s->snapshot().ready; })) {
       std::cerr << "bulkheadd: a source never delivered its first list; nothing was changed\n";
       return 1;
     }
@@ -362,12 +374,14 @@ int Daemon::run() {
       auto d = std::chrono::duration_cast<std::chrono::milliseconds>(*t - Clock::now()).count();
       timeout_ms = static_cast<int>(std::max<long>(0, d));
     }
-    pollfd fds[5] = {{sigfd.get(), POLLIN, 0},
-                     {timer.get(), POLLIN, 0},
-                     {watch.fd(), POLLIN, 0},
-                     {wake_.get(), POLLIN, 0},
-                     {status->fd(), POLLIN, 0}};
-    if (::poll(fds, 5, timeout_ms) < 0 && errno != EINTR) {
+    std::vector<pollfd> fds = {{sigfd.get(), POLLIN, 0},
+                               {timer.get(), POLLIN, 0},
+                               {watch.fd(), POLLIN, 0},
+                               {wake_.get(), POLLIN, 0},
+                               {status->fd(), POLLIN, 0}};
+    const size_t fixed = fds.size();
+    extra_fds_.fill(fds);
+    if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) {
       log::error("poll failed", {{"error", std::strerror(errno)}});
       return 1;
     }
@@ -418,6 +432,7 @@ int Daemon::run() {
       (void)!::read(timer.get(), &ticks, sizeof(ticks));
       check_drift();
     }
+    extra_fds_.dispatch(fds, fixed);
     if (reconciler_.has_due_work(Clock::now())) apply_due();
     if (fds[4].revents & POLLIN) status->serve_one([this] { return status_document(); });
   }

@@ -15,8 +15,10 @@
 
 #include "common/unique_fd.h"
 #include "enforcer/daemon_options.h"
+#include "enforcer/endpoint_watcher.h"
 #include "enforcer/inventory_source.h"
 #include "enforcer/metrics.h"
+#include "enforcer/poll_set.h"
 #include "enforcer/reconciler.h"
 #include "enforcer/source.h"
 #include "netlink/dataplane.h"
@@ -37,6 +39,7 @@ class Daemon {
   void refresh_desired();
   int apply_due();
   void check_drift();
+  void notify_watchers(const ApplyOutcome& o);
   std::string status_document();
   void remember_error(const std::string& text);
   void publish_endpoint_metrics();
@@ -53,6 +56,8 @@ class Daemon {
   std::unique_ptr<Metrics> metrics_;
   std::deque<std::string> recent_errors_;
   std::optional<Clock::time_point> pending_event_;  // first unapplied source change
+  PollSet extra_fds_;                               // per-namespace sockets of the watchers
+  std::vector<std::unique_ptr<EndpointWatcher>> watchers_;
 };
 
 // SIGHUP, SIGTERM and SIGINT: the daemon reads them through a signalfd. main() blocks them before
