@@ -1,7 +1,7 @@
 // Applying tables in-process (one netlink transaction per namespace) against the nft tool
 // (`ip netns exec NS nft -f FILE`), and element-only updates across many namespaces.
 // Creates and removes its own namespaces (prefix bhb<pid>-); needs root.
-//   apply_bench [namespaces=100] [update_namespaces=200] [peers=10000]
+//   apply_bench [namespaces=100,500] [update_namespaces=200] [peers=10000]
 #include <linux/netlink.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -126,7 +126,19 @@ bool check(const std::string& ns, const pol::NftTable& want) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  size_t n_apply = argc > 1 ? std::stoul(argv[1]) : 100;
+  // Each count gets namespaces of its own, so every apply meets a namespace that never had rules.
+  std::vector<size_t> counts;
+  {
+    std::string list = argc > 1 ? argv[1] : "100,500";
+    for (size_t pos = 0; pos < list.size();) {
+      size_t comma = list.find(',', pos);
+      if (comma == std::string::npos) comma = list.size();
+      counts.push_back(std::stoul(list.substr(pos, comma - pos)));
+      pos = comma + 1;
+    }
+  }
+  size_t n_apply = 0;
+  for (size_t c : counts) n_apply += c;
   size_t n_update = argc > 2 ? std::stoul(argv[2]) : 200;
   size_t n_peers = argc > 3 ? std::stoul(argv[3]) : 10000;
   const std::string prefix = "bhb" + std::to_string(getpid()) + "-";
@@ -153,49 +165,53 @@ int main(int argc, char** argv) {
     pol::NftTable small = twenty_rule_table(8);
     std::string file = nft_file(small, dir + "/small.nft");
     auto dp = bh::netlink::make_kernel_dataplane();
-    std::vector<double> ours_each, nft_each;
-    for (size_t i = 0; i < n_apply; ++i) {
-      pol::EndpointPlan p;
-      p.endpoint = ours[i];
-      p.netns = Namespaces::path(ours[i]);
-      p.table = small;
-      auto t0 = Clock::now();
-      if (auto st = dp->apply(p); !st.ok()) {
-        std::fprintf(stderr, "apply: %s\n", st.error().to_string().c_str());
+    size_t first = 0;
+    for (size_t count : counts) {
+      std::vector<double> ours_each, nft_each;
+      for (size_t i = first; i < first + count; ++i) {
+        pol::EndpointPlan p;
+        p.endpoint = ours[i];
+        p.netns = Namespaces::path(ours[i]);
+        p.table = small;
+        auto t0 = Clock::now();
+        if (auto st = dp->apply(p); !st.ok()) {
+          std::fprintf(stderr, "apply: %s\n", st.error().to_string().c_str());
+          ++failures;
+        }
+        ours_each.push_back(ms_since(t0));
+        t0 = Clock::now();
+        if (sh("ip netns exec " + theirs[i] + " nft -f " + file) != 0) ++failures;
+        nft_each.push_back(ms_since(t0));
+      }
+      if (!check(ours[first], small) || !check(theirs[first], small)) {
+        std::fprintf(stderr, "read-back mismatch after the 20-rule apply\n");
         ++failures;
       }
-      ours_each.push_back(ms_since(t0));
-      t0 = Clock::now();
-      if (sh("ip netns exec " + theirs[i] + " nft -f " + file) != 0) ++failures;
-      nft_each.push_back(ms_since(t0));
+      auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2];
+      };
+      auto sum = [](const std::vector<double>& v) {
+        double t = 0;
+        for (double x : v) t += x;
+        return t;
+      };
+      double ours_med = median(ours_each), nft_med = median(nft_each);
+      auto pct = [](std::vector<double> v, double q) {
+        std::sort(v.begin(), v.end());
+        return v[std::min(v.size() - 1, static_cast<size_t>(v.size() * q))];
+      };
+      std::printf(
+          "20-rule table into %zu namespaces: in-process median %.3f ms/ns, nft -f median "
+          "%.3f ms/ns, ratio %.1fx (target >= 40x); totals %.1f ms vs %.1f ms (%.1fx)\n",
+          count, ours_med, nft_med, nft_med / ours_med, sum(ours_each), sum(nft_each),
+          sum(nft_each) / sum(ours_each));
+      std::printf(
+          "  in-process p10 %.3f p90 %.3f max %.3f ms; nft -f p10 %.1f p90 %.1f max %.1f ms\n",
+          pct(ours_each, 0.1), pct(ours_each, 0.9), pct(ours_each, 1.0), pct(nft_each, 0.1),
+          pct(nft_each, 0.9), pct(nft_each, 1.0));
+      first += count;
     }
-    if (!check(ours[0], small) || !check(theirs[0], small)) {
-      std::fprintf(stderr, "read-back mismatch after the 20-rule apply\n");
-      ++failures;
-    }
-    auto median = [](std::vector<double> v) {
-      std::sort(v.begin(), v.end());
-      return v[v.size() / 2];
-    };
-    auto sum = [](const std::vector<double>& v) {
-      double t = 0;
-      for (double x : v) t += x;
-      return t;
-    };
-    double ours_med = median(ours_each), nft_med = median(nft_each);
-    auto pct = [](std::vector<double> v, double q) {
-      std::sort(v.begin(), v.end());
-      return v[std::min(v.size() - 1, static_cast<size_t>(v.size() * q))];
-    };
-    std::printf(
-        "20-rule table into %zu namespaces: in-process median %.3f ms/ns, nft -f median "
-        "%.3f ms/ns, ratio %.1fx (target >= 40x); totals %.1f ms vs %.1f ms (%.1fx)\n",
-        n_apply, ours_med, nft_med, nft_med / ours_med, sum(ours_each), sum(nft_each),
-        sum(nft_each) / sum(ours_each));
-    std::printf(
-        "  in-process p10 %.3f p90 %.3f max %.3f ms; nft -f p10 %.1f p90 %.1f max %.1f ms\n",
-        pct(ours_each, 0.1), pct(ours_each, 0.9), pct(ours_each, 1.0), pct(nft_each, 0.1),
-        pct(nft_each, 0.9), pct(nft_each, 1.0));
 
     // 2. One namespace, a set of n_peers addresses; best of three replaces each way.
     pol::NftTable big = twenty_rule_table(n_peers);

@@ -121,7 +121,7 @@ Status MnlSocket::dump(nlmsghdr* request, const std::function<bool(const nlmsghd
   uint32_t seq = next_seq();
   request->nlmsg_seq = seq;
   if (auto st = send(request, request->nlmsg_len, op); !st.ok()) return st;
-  std::vector<char> buf(32768);  // what libmnl later calls MNL_SOCKET_DUMP_SIZE
+  alignas(nlmsghdr) char buf[32768];  // what libmnl later calls MNL_SOCKET_DUMP_SIZE
   struct Ctx {
     const std::function<bool(const nlmsghdr*)>* fn;
     bool failed = false;
@@ -135,10 +135,10 @@ Status MnlSocket::dump(nlmsghdr* request, const std::function<bool(const nlmsghd
     return MNL_CB_OK;
   };
   for (;;) {
-    auto n = recv(buf.data(), buf.size(), op);
+    auto n = recv(buf, sizeof(buf), op);
     if (!n.ok()) return n.error();
     // A refused dump is a single error message; read it by hand to keep the extended-ack text.
-    auto* first = reinterpret_cast<const nlmsghdr*>(buf.data());
+    auto* first = reinterpret_cast<const nlmsghdr*>(buf);
     if (mnl_nlmsg_ok(first, static_cast<int>(*n)) && first->nlmsg_type == NLMSG_ERROR) {
       NetlinkErrorInfo info = parse_netlink_error(first);
       if (info.error != 0) {
@@ -147,7 +147,7 @@ Status MnlSocket::dump(nlmsghdr* request, const std::function<bool(const nlmsghd
         return e;
       }
     }
-    int ret = mnl_cb_run(buf.data(), *n, seq, portid_, cb, &ctx);
+    int ret = mnl_cb_run(buf, *n, seq, portid_, cb, &ctx);
     if (ret == MNL_CB_STOP) return {};
     if (ret < 0) {
       if (ctx.failed) return make_error(op, "could not decode the kernel's reply");

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <thread>
+#include <cstdlib>
 
 namespace bulkhead::netlink {
 
@@ -55,15 +55,15 @@ Result<ino_t> netns_inode(const std::string& path) {
 }
 
 Status run_in_netns(const NetnsHandle& ns, const std::function<Status()>& fn) {
-  Status result;
-  std::thread worker([&] {
-    if (::setns(ns.fd(), CLONE_NEWNET) != 0) {
-      result = make_error("setns " + ns.path(), "cannot enter namespace", errno);
-      return;
-    }
-    result = fn();
-  });
-  worker.join();
+  // The thread's own namespace, kept open so that the way back never depends on a path.
+  thread_local int home = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (home < 0) return make_error("open /proc/thread-self/ns/net", "cannot open", errno);
+  if (::setns(ns.fd(), CLONE_NEWNET) != 0) {
+    return make_error("setns " + ns.path(), "cannot enter namespace", errno);
+  }
+  Status result = fn();
+  // Going on in a foreign namespace would program the wrong host: better to stop here.
+  if (::setns(home, CLONE_NEWNET) != 0) std::abort();
   return result;
 }
 

@@ -44,9 +44,11 @@ class NetnsHandle {
 // The inode of the namespace a path names, without keeping it open (cheap cache validation).
 Result<ino_t> netns_inode(const std::string& path);
 
-// Runs `fn` on a short-lived thread that has entered `ns`. The calling thread never changes
-// namespace, so nothing else can observe a half-switched thread. Sockets created inside `fn`
-// stay bound to `ns` and may be used afterwards from any thread.
+// Runs `fn` on the calling thread after entering `ns`, then returns the thread to its own
+// namespace before anything else runs on it (the process aborts if it cannot: carrying on in a
+// foreign namespace would program the wrong host). Other threads never change namespace.
+// Sockets created inside `fn` stay bound to `ns` and may be used afterwards from any thread.
+// `fn` must only open sockets or talk to the kernel: no callbacks into other code.
 Status run_in_netns(const NetnsHandle& ns, const std::function<Status()>& fn);
 
 }  // namespace bulkhead::netlink

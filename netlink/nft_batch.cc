@@ -5,7 +5,9 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 namespace bulkhead::netlink {
 namespace {
@@ -13,19 +15,41 @@ namespace {
 // Room every message may use before end_message; element messages stay below 64 KiB because
 // the attribute carrying the elements has a 16-bit length.
 constexpr size_t kMessageRoom = 128 * 1024;
+// A spare buffer kept per thread for the next batch; larger ones (huge sets) are given back.
+constexpr size_t kKeptCapacity = 1024 * 1024;
+thread_local std::unique_ptr<char[]> spare;
+thread_local size_t spare_capacity = 0;
 
 }  // namespace
 
 NftBatch::NftBatch(MnlSocket& sock) : sock_(sock) {
+  if (spare) {
+    buf_ = std::move(spare);
+    capacity_ = spare_capacity;
+    spare_capacity = 0;
+  }
   begin_seq_ = sock_.next_seq();
   nftnl_batch_begin(reserve(kMessageRoom), begin_seq_);
-  used_ += NLMSG_ALIGN(reinterpret_cast<nlmsghdr*>(buf_.data())->nlmsg_len);
+  used_ += NLMSG_ALIGN(reinterpret_cast<nlmsghdr*>(buf_.get())->nlmsg_len);
   first_seq_ = sock_.next_seq();
 }
 
+NftBatch::~NftBatch() {
+  if (capacity_ <= kKeptCapacity && capacity_ > spare_capacity) {
+    spare = std::move(buf_);
+    spare_capacity = capacity_;
+  }
+}
+
 char* NftBatch::reserve(size_t bytes) {
-  if (buf_.size() < used_ + bytes) buf_.resize(std::max(buf_.size() * 2, used_ + bytes));
-  return buf_.data() + used_;
+  if (capacity_ < used_ + bytes) {
+    size_t grown = std::max(capacity_ * 2, used_ + bytes);
+    std::unique_ptr<char[]> bigger(new char[grown]);
+    if (used_ > 0) std::memcpy(bigger.get(), buf_.get(), used_);
+    buf_ = std::move(bigger);
+    capacity_ = grown;
+  }
+  return buf_.get() + used_;
 }
 
 nlmsghdr* NftBatch::begin_message(uint16_t type, uint16_t family, uint16_t flags,
@@ -44,7 +68,7 @@ std::string NftBatch::describe_bad_attr(uint32_t seq, int32_t offset) const {
   if (offset < 0 || idx >= offsets_.size()) return {};
   size_t at = offsets_[idx] + static_cast<size_t>(offset);
   if (at + sizeof(nlattr) > used_) return {};
-  auto* attr = reinterpret_cast<const nlattr*>(buf_.data() + at);
+  auto* attr = reinterpret_cast<const nlattr*>(buf_.get() + at);
   return "the kernel rejected attribute type " + std::to_string(attr->nla_type & NLA_TYPE_MASK) +
          " at offset " + std::to_string(offset);
 }
@@ -53,12 +77,12 @@ Status NftBatch::commit() {
   uint32_t end_seq = first_seq_ + static_cast<uint32_t>(labels_.size());
   sock_.next_seq();
   nftnl_batch_end(reserve(kMessageRoom), end_seq);
-  used_ += NLMSG_ALIGN(reinterpret_cast<nlmsghdr*>(buf_.data() + used_)->nlmsg_len);
+  used_ += NLMSG_ALIGN(reinterpret_cast<nlmsghdr*>(buf_.get() + used_)->nlmsg_len);
 
   const std::string op = "nft transaction";
   if (auto st = sock_.ensure_send_buffer(used_, op); !st.ok()) return st;
   if (auto st = sock_.ensure_receive_room(labels_.size() + 2, op); !st.ok()) return st;
-  if (auto st = sock_.send(buf_.data(), used_, op); !st.ok()) return st;
+  if (auto st = sock_.send(buf_.get(), used_, op); !st.ok()) return st;
 
   std::vector<bool> answered(labels_.size(), false);
   size_t pending = labels_.size();
@@ -66,9 +90,9 @@ Status NftBatch::commit() {
   uint32_t first_error_seq = 0;
   bool failed = false;
   size_t refused = 0;
-  std::vector<char> rbuf(MNL_SOCKET_BUFFER_SIZE * 4);
+  alignas(nlmsghdr) char rbuf[MNL_SOCKET_BUFFER_SIZE * 4];
   while (pending > 0) {
-    auto n = sock_.recv(rbuf.data(), rbuf.size(), op);
+    auto n = sock_.recv(rbuf, sizeof(rbuf), op);
     if (!n.ok()) {
       Error e = n.error();
       e.message += " (" + std::to_string(pending) + " of " + std::to_string(labels_.size()) +
@@ -76,7 +100,7 @@ Status NftBatch::commit() {
       return e;
     }
     int len = static_cast<int>(*n);
-    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(rbuf.data()); mnl_nlmsg_ok(nlh, len);
+    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(rbuf); mnl_nlmsg_ok(nlh, len);
          nlh = mnl_nlmsg_next(nlh, &len)) {
       if (nlh->nlmsg_type != NLMSG_ERROR) continue;
       NetlinkErrorInfo info = parse_netlink_error(nlh);

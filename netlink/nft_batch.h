@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,9 @@ namespace bulkhead::netlink {
 class NftBatch {
  public:
   explicit NftBatch(MnlSocket& sock);
+  ~NftBatch();
+  NftBatch(const NftBatch&) = delete;
+  NftBatch& operator=(const NftBatch&) = delete;
 
   // Starts a message of `type` (NFT_MSG_*) for `family`; fill it with nftnl_*_build_payload and
   // close it with end_message before starting the next one.
@@ -36,7 +40,10 @@ class NftBatch {
   std::string describe_bad_attr(uint32_t seq, int32_t offset) const;
 
   MnlSocket& sock_;
-  std::vector<char> buf_;
+  // Uninitialised and reused between batches of a thread: applies are frequent and a zeroed,
+  // freshly mapped buffer per transaction cost more than building the messages.
+  std::unique_ptr<char[]> buf_;
+  size_t capacity_ = 0;
   size_t used_ = 0;
   uint32_t begin_seq_ = 0;
   uint32_t first_seq_ = 0;           // sequence number of the first object message
