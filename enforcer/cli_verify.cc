@@ -40,8 +40,8 @@ std::optional<std::vector<PortProto>> parse_ports(const std::string& list) {
       return std::nullopt;
     unsigned long n = std::stoul(num);
     if (n == 0 || n > 65535 || (proto != "tcp" && proto != "udp")) return std::nullopt;
-    out.push_back({proto == "udp" ? policy::Protocol::udp : policy::Protocol::tcp,
-                   static_cast<uint16_t>(n)});
+    out.push_back(
+        {proto == "udp" ? policy::Protocol::udp : policy::Protocol::tcp, static_cast<uint16_t>(n)});
   }
   if (out.empty()) return std::nullopt;
   return out;
@@ -83,15 +83,19 @@ std::optional<std::pair<policy::IpAddr, policy::IpAddr>> pick_addresses(
 
 struct Cell {
   bool expected = false;
+  bool paired = false;  // both ends have an address of the family
   probe::Result observed;
   bool probed = false;
 };
 
+enum class Show { observed, comparison, expected };
+
 void print_matrix(const std::vector<const policy::Endpoint*>& eps,
-                  const std::vector<std::vector<Cell>>& cells, bool comparison) {
+                  const std::vector<std::vector<Cell>>& cells, Show show) {
   size_t w = 4;
   for (auto* e : eps) w = std::max(w, e->name.size());
-  std::cout << std::setw(static_cast<int>(w)) << std::left << "" << " ";
+  std::cout << std::setw(static_cast<int>(w)) << std::left << ""
+            << " ";
   for (auto* e : eps) std::cout << " " << e->name;
   std::cout << "\n";
   for (size_t i = 0; i < eps.size(); ++i) {
@@ -99,11 +103,13 @@ void print_matrix(const std::vector<const policy::Endpoint*>& eps,
     for (size_t j = 0; j < eps.size(); ++j) {
       const Cell& c = cells[i][j];
       char ch = '?';
-      if (!c.probed)
+      if (show == Show::expected)
+        ch = !c.paired ? '-' : c.expected ? '.' : 'X';
+      else if (!c.probed)
         ch = '-';
       else if (c.observed.outcome == probe::Outcome::error)
         ch = 'E';
-      else if (comparison)
+      else if (show == Show::comparison)
         ch = (c.observed.outcome == probe::Outcome::reached) == c.expected ? '.' : 'X';
       else
         ch = c.observed.outcome == probe::Outcome::reached ? '.' : 'X';
@@ -124,7 +130,9 @@ int run_verify(const Args& args) {
       "address family to probe with: 4, or 6 (endpoints without one are left out)")(
       "timeout-ms", po::value<int>()->default_value(500), "how long one probe waits")(
       "parallel", po::value<int>()->default_value(32), "probes in flight at once")(
-      "brief", po::bool_switch(), "print only what the probes saw and the verdict");
+      "brief", po::bool_switch(), "print only what the probes saw and the verdict")(
+      "expected-only", po::bool_switch(),
+      "print what the policy allows, in the same matrix format, without probing");
   auto vm = parse_args("verify", args, opts);
   if (!vm) return kExitUsage;
   if (!vm->count("paths")) {
@@ -180,13 +188,25 @@ int run_verify(const Args& args) {
       for (size_t j = 0; j < eps.size(); ++j) {
         auto addrs = pick_addresses(*eps[i], *eps[j], family);
         if (!addrs) continue;
-        policy::Flow flow{eps[i], eps[j], addrs->first, addrs->second, ports[k].proto,
-                          ports[k].port};
+        policy::Flow flow{eps[i],        eps[j],         addrs->first,
+                          addrs->second, ports[k].proto, ports[k].port};
         cells[k][i][j].expected = policy::reference_allows(set, endpoints, flow).allowed;
+        cells[k][i][j].paired = true;
         probes.push_back({eps[i]->netns, addrs->second, ports[k].proto, ports[k].port});
         where.emplace_back(k, i, j);
       }
     }
+  }
+  if ((*vm)["expected-only"].as<bool>()) {
+    // The policy's truth table alone: for review, and as the hand-checked reference that the
+    // conformance suite compares live probes with (docs/kubernetes.md).
+    for (size_t k = 0; k < ports.size(); ++k) {
+      std::cout << ports[k].to_string() << " expected (rows: from, columns: to; \".\" allowed, "
+                << "\"X\" denied):\n";
+      print_matrix(eps, cells[k], Show::expected);
+      std::cout << "\n";
+    }
+    return kExitOk;
   }
   auto results = probe::run(probes, std::chrono::milliseconds((*vm)["timeout-ms"].as<int>()),
                             (*vm)["parallel"].as<int>());
@@ -221,11 +241,11 @@ int run_verify(const Args& args) {
     }
     std::cout << ports[k].to_string() << " observed (rows: from, columns: to; \".\" reached, "
               << "\"X\" blocked):\n";
-    print_matrix(eps, cells[k], false);
+    print_matrix(eps, cells[k], Show::observed);
     if (any_bad && !(*vm)["brief"].as<bool>()) {
       std::cout << ports[k].to_string()
                 << " compared with the policy (\".\" as expected, \"X\" mismatch, \"E\" error):\n";
-      print_matrix(eps, cells[k], true);
+      print_matrix(eps, cells[k], Show::comparison);
     }
     std::cout << "\n";
   }
@@ -234,7 +254,8 @@ int run_verify(const Args& args) {
     return kExitOk;
   }
   std::cout << "verify: " << mismatches << " mismatch(es), " << errors << " probe error(s) in "
-            << probes.size() << " probes" << ((*vm)["brief"].as<bool>() ? "\n" : ":\n" + details.str());
+            << probes.size() << " probes"
+            << ((*vm)["brief"].as<bool>() ? "\n" : ":\n" + details.str());
   return kExitNo;
 }
 

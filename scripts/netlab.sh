@@ -5,6 +5,7 @@
 #
 #   source scripts/netlab.sh
 #   netlab_up PREFIX NAME=IPV4[,IPV6] ...   e.g. netlab_up bht1 a=198.18.0.2 b=198.18.0.3,2001:2::3
+#   netlab_add PREFIX NAME=IPV4[,IPV6] ... more hosts on a lab that is up
 #   netlab_down PREFIX
 
 netlab_up() {
@@ -14,6 +15,12 @@ netlab_up() {
   ip -n "$prefix-sw" link set lo up
   ip -n "$prefix-sw" link add br0 type bridge
   ip -n "$prefix-sw" link set br0 up
+  netlab_add "$prefix" "$@"
+}
+
+netlab_add() {
+  local prefix=$1
+  shift
   local spec name addrs a
   for spec in "$@"; do
     name=${spec%%=*}
