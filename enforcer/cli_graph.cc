@@ -1,0 +1,50 @@
+// bulkhead graph PATH... [--inventory FILE] [--format dot|svg]: the policies as a picture.
+#include <iostream>
+
+#include "enforcer/cli_common.h"
+#include "enforcer/graph_svg.h"
+#include "policy/graph.h"
+#include "policy/lint.h"
+
+namespace bulkhead::cli {
+
+int run_graph(const Args& args) {
+  po::options_description opts("usage: bulkhead graph PATH... [options]");
+  opts.add_options()("inventory", po::value<std::string>()->default_value(""),
+                     "inventory file: show how many endpoints each node selects")(
+      "format", po::value<std::string>()->default_value("dot"),
+      "dot (Graphviz text) or svg (rendered in-process)");
+  auto vm = parse_args("graph", args, opts);
+  if (!vm) return kExitUsage;
+  if (!vm->count("paths")) {
+    std::cerr << "bulkhead graph: no policy PATH given\n\n" << opts;
+    return kExitUsage;
+  }
+  const auto format = (*vm)["format"].as<std::string>();
+  if (format != "dot" && format != "svg") {
+    std::cerr << "bulkhead graph: --format must be dot or svg, not '" << format << "'\n";
+    return kExitUsage;
+  }
+  auto loaded = load_inputs((*vm)["paths"].as<std::vector<std::string>>(),
+                            (*vm)["inventory"].as<std::string>());
+  if (!loaded) return kExitUsage;
+  if (policy::has_errors(loaded->all())) {
+    std::cerr << policy::format_text(loaded->all());
+    return kExitUsage;
+  }
+  const std::string dot = policy::render_graph_dot(
+      loaded->policies.set, loaded->inventory ? &loaded->inventory->endpoints : nullptr);
+  if (format == "dot") {
+    std::cout << dot;
+    return kExitOk;
+  }
+  auto svg = render_svg(dot);
+  if (!svg.ok()) {
+    std::cerr << "bulkhead graph: " << svg.error().to_string() << "\n";
+    return kExitUsage;
+  }
+  std::cout << *svg;
+  return kExitOk;
+}
+
+}  // namespace bulkhead::cli
