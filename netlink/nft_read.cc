@@ -20,7 +20,6 @@ namespace {
 using policy::AddrRange;
 using policy::IpAddr;
 
-
 std::string str_or_empty(const char* s) { return s ? s : ""; }
 
 bool is_ours(const char* table) { return table && std::strcmp(table, policy::kTableName) == 0; }
@@ -230,6 +229,7 @@ Status read_chains_and_rules(MnlSocket& sock, policy::NftTable& table) {
         return true;
       });
   if (!st.ok()) return st;
+  for (auto& chain : table.chains) recognise_final_accepts(chain.rules);
   std::stable_sort(table.chains.begin(), table.chains.end(),
                    [](const policy::NftChain& a, const policy::NftChain& b) {
                      if (a.hook != b.hook) return a.hook == policy::Hook::input;
@@ -272,6 +272,10 @@ policy::NftTable kernel_form(const policy::NftTable& desired) {
         base.kind = r.kind;
         base.counter = r.counter;
         base.comment = r.comment;
+        base.log_rate = r.log_rate;
+        base.log_burst = r.log_burst;
+        base.log_group = r.log_group;
+        base.log_prefix = r.log_prefix;
         r = base;
         continue;
       }

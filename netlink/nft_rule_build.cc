@@ -68,6 +68,20 @@ class RuleBuilder {
     nftnl_expr_set_u64(e, NFTNL_EXPR_CTR_PACKETS, 0);
     nftnl_expr_set_u64(e, NFTNL_EXPR_CTR_BYTES, 0);
   }
+  // limit rate R/second burst B packets: nft's packet limit, per rule.
+  void limit_packets(uint32_t rate, uint32_t burst) {
+    auto* e = add("limit");
+    nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, rate);
+    nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);  // seconds
+    nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, burst);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
+  }
+  void log_group(const std::string& prefix, uint16_t group) {
+    auto* e = add("log");
+    nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix.c_str());
+    nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, group);
+  }
   void verdict(int v) {
     auto* e = add("immediate");
     nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
@@ -142,6 +156,19 @@ Result<RulePtr> build_rule(const policy::NftChain& chain, size_t index, const Se
     case RuleKind::final_drop:
       verdict = NF_DROP;
       break;
+    case RuleKind::final_accept:
+      break;
+    case RuleKind::log:
+      if (rule.counter) return make_error(label, "a log rule carries no counter", EINVAL);
+      if (rule.log_rate == 0 || rule.log_burst == 0)
+        return make_error(label, "a log rule needs a rate and a burst", EINVAL);
+      if (rule.log_prefix.size() > policy::kLogPrefixMax ||
+          rule.log_prefix.find('"') != std::string::npos)
+        return make_error(label, "log prefix longer than 127 bytes or holding '\"'", EINVAL);
+      b.limit_packets(rule.log_rate, rule.log_burst);
+      b.log_group(rule.log_prefix, rule.log_group);
+      verdict = NFT_CONTINUE;  // no verdict expression: the packet goes on
+      break;
     case RuleKind::allow: {
       int family = rule.family;
       if (!rule.peer_set.empty()) {
@@ -186,7 +213,7 @@ Result<RulePtr> build_rule(const policy::NftChain& chain, size_t index, const Se
     }
   }
   if (rule.counter) b.counter();
-  b.verdict(verdict);
+  if (verdict != NFT_CONTINUE) b.verdict(verdict);
 
   if (!rule.comment.empty()) {
     // The TLV layout nft uses, so `nft list` prints comment "...". The kernel keeps at most

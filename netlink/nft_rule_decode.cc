@@ -33,6 +33,10 @@ struct Decoded {
   std::optional<uint8_t> type_gte, type_lte;
   bool counter = false;
   uint64_t packets = 0, bytes = 0;
+  bool limit = false, limit_ok = false, log = false;
+  uint32_t limit_rate = 0, limit_burst = 0;
+  uint16_t log_group = 0;
+  std::string log_prefix;
   std::optional<uint32_t> verdict;
 
   void fail(std::string w) {
@@ -78,6 +82,23 @@ class Walker {
       d_.counter = true;
       d_.packets = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
       d_.bytes = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
+    } else if (n == "limit") {
+      // Only what nft makes of `limit rate N/second burst B packets`.
+      d_.limit = true;
+      const uint64_t rate = nftnl_expr_get_u64(e, NFTNL_EXPR_LIMIT_RATE);
+      d_.limit_ok = nftnl_expr_get_u64(e, NFTNL_EXPR_LIMIT_UNIT) == 1 &&
+                    get_u32(e, NFTNL_EXPR_LIMIT_TYPE) == NFT_LIMIT_PKTS &&
+                    get_u32(e, NFTNL_EXPR_LIMIT_FLAGS) == 0 && rate <= UINT32_MAX;
+      d_.limit_rate = static_cast<uint32_t>(rate);
+      d_.limit_burst = get_u32(e, NFTNL_EXPR_LIMIT_BURST);
+    } else if (n == "log") {
+      if (!nftnl_expr_is_set(e, NFTNL_EXPR_LOG_GROUP)) return d_.fail("log without group");
+      d_.log = true;
+      d_.log_group = nftnl_expr_get_u16(e, NFTNL_EXPR_LOG_GROUP);
+      const char* prefix = nftnl_expr_is_set(e, NFTNL_EXPR_LOG_PREFIX)
+                               ? nftnl_expr_get_str(e, NFTNL_EXPR_LOG_PREFIX)
+                               : nullptr;
+      d_.log_prefix = prefix ? prefix : "";
     } else if (n == "immediate") {
       if (get_u32(e, NFTNL_EXPR_IMM_DREG) != NFT_REG_VERDICT) return d_.fail("immediate data");
       d_.verdict = get_u32(e, NFTNL_EXPR_IMM_VERDICT);
@@ -220,9 +241,20 @@ policy::NftRule decode_rule(const nftnl_rule* rule, policy::Hook hook) {
                       d.port_lte || d.type_gte || d.type_lte;
   bool accept = d.verdict && *d.verdict == static_cast<uint32_t>(NF_ACCEPT);
   bool drop = d.verdict && *d.verdict == static_cast<uint32_t>(NF_DROP);
-  if (!d.verdict) d.fail("no verdict");
+  if (!d.verdict && !d.log) d.fail("no verdict");
 
-  if (!d.unknown && d.ct_mask) {
+  if (!d.unknown && (d.log || d.limit)) {
+    if (!d.log || !d.limit || !d.limit_ok || d.verdict || d.counter || matches_addr || d.loopback ||
+        d.ct_mask) {
+      d.fail("log rule");
+    } else {
+      out.kind = RuleKind::log;
+      out.log_rate = d.limit_rate;
+      out.log_burst = d.limit_burst;
+      out.log_group = d.log_group;
+      out.log_prefix = d.log_prefix;
+    }
+  } else if (!d.unknown && d.ct_mask) {
     if (matches_addr || d.loopback) {
       d.fail("ct state with other matches");
     } else if (*d.ct_mask == 6 && accept) {
@@ -291,6 +323,15 @@ policy::NftRule decode_rule(const nftnl_rule* rule, policy::Hook hook) {
     out.comment = "unrecognised rule handle " + std::to_string(handle) + " (" + d.why + ")";
   }
   return out;
+}
+
+void recognise_final_accepts(std::vector<policy::NftRule>& rules) {
+  for (size_t i = 1; i < rules.size(); ++i) {
+    policy::NftRule& r = rules[i];
+    const bool bare_accept = r.kind == RuleKind::allow && r.family == 0 && r.peer_set.empty() &&
+                             r.proto == L4::any && r.port_first == 0 && r.counter;
+    if (bare_accept && rules[i - 1].kind == RuleKind::log) r.kind = RuleKind::final_accept;
+  }
 }
 
 }  // namespace bulkhead::netlink

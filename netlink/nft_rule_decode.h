@@ -4,6 +4,8 @@
 
 #include <libnftnl/rule.h>
 
+#include <vector>
+
 #include "policy/plan.h"
 
 namespace bulkhead::netlink {
@@ -11,5 +13,10 @@ namespace bulkhead::netlink {
 // `hook` is the chain's: ingress rules match source addresses and iif, egress ones destination
 // addresses and oif.
 policy::NftRule decode_rule(const nftnl_rule* rule, policy::Hook hook);
+
+// `counter accept` reads the same as an allow rule that matches everything. Directly after a log
+// rule it can only be an audit chain's final accept (bulkhead never writes an allow rule there),
+// so such rules of one chain, in kernel order, are re-labelled.
+void recognise_final_accepts(std::vector<policy::NftRule>& rules);
 
 }  // namespace bulkhead::netlink

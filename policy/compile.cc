@@ -190,6 +190,14 @@ NftSet address_set(std::string name, int family, const std::vector<IpAddr>& addr
   return s;
 }
 
+// "bulkhead deny ingress web-1": the endpoint name is cut (on a UTF-8 boundary) to fit the
+// kernel's limit; the daemon knows the endpoint from the namespace its socket listens in anyway.
+std::string log_prefix(bool audit, const std::string& direction, const std::string& endpoint) {
+  const std::string head =
+      std::string(kLogTag) + " " + (audit ? kLogWouldDeny : kLogDeny) + " " + direction + " ";
+  return head + truncate_utf8(sanitize_comment(endpoint), kLogPrefixMax - head.size());
+}
+
 class Compiler {
  public:
   Compiler(const PolicySet& ps, const Endpoints& endpoints) : ps_(ps), ns_(ps) {
@@ -407,11 +415,18 @@ class Compiler {
     std::vector<const std::string*> used;
     NftTable table;
     for (Direction dir : {Direction::ingress, Direction::egress}) {
-      std::set<std::string> isolating;
-      for (size_t i : isos)
-        if (ps_.isolations[i].dir == dir) isolating.insert(ps_.isolations[i].origin.policy);
-      if (isolating.empty()) continue;
-      table.chains.push_back(chain_for(e, dir, isolating, rules, used));
+      std::set<std::string> enforcing, auditing;
+      for (size_t i : isos) {
+        const Isolation& iso = ps_.isolations[i];
+        if (iso.dir == dir) (iso.origin.audit ? auditing : enforcing).insert(iso.origin.policy);
+      }
+      // Audit entries never change what is enforced: where an enforcing policy isolates the side
+      // they are left out; where only audit policies do, the chain accepts what they would deny.
+      if (!enforcing.empty()) {
+        table.chains.push_back(chain_for(e, dir, enforcing, false, rules, used));
+      } else if (!auditing.empty()) {
+        table.chains.push_back(chain_for(e, dir, auditing, true, rules, used));
+      }
     }
     if (table.chains.empty()) return std::nullopt;
     std::sort(used.begin(), used.end(),
@@ -422,7 +437,7 @@ class Compiler {
     return table;
   }
 
-  NftChain chain_for(size_t e, Direction dir, const std::set<std::string>& isolating,
+  NftChain chain_for(size_t e, Direction dir, const std::set<std::string>& isolating, bool audit,
                      const std::vector<size_t>& rules, std::vector<const std::string*>& used) {
     NftChain chain;
     chain.name = dir == Direction::ingress ? "ingress" : "egress";
@@ -439,7 +454,7 @@ class Compiler {
     std::vector<Candidate> cands;
     for (size_t ri : rules) {
       const PreparedRule& pr = prepared_[ri];
-      if (pr.rule->dir != dir) continue;
+      if (pr.rule->dir != dir || (pr.rule->origin.audit && !audit)) continue;
       for (uint32_t t = 0; t < pr.targets.size(); ++t) {
         for (uint32_t p = 0; p < pr.ports.size(); ++p) {
           auto emit = [&](const Emission& em) {
@@ -478,12 +493,26 @@ class Compiler {
       chain.rules.push_back(std::move(r));
     }
 
-    NftRule drop;
-    drop.kind = RuleKind::final_drop;
+    NftRule log;
+    log.kind = RuleKind::log;
+    log.counter = false;
+    log.log_rate = kLogRate;
+    log.log_burst = kLogBurst;
+    log.log_group = kNflogGroup;
+    log.log_prefix = log_prefix(audit, chain.name, eps_[e]->name);
+    chain.rules.push_back(std::move(log));
+
+    NftRule last;
     std::string names;
     for (const auto& p : isolating) names += (names.empty() ? "" : ", ") + p;
-    drop.comment = fit_comment("", "drop other " + chain.name + " (isolated by " + names, ")");
-    chain.rules.push_back(std::move(drop));
+    if (audit) {
+      last.kind = RuleKind::final_accept;
+      last.comment = fit_comment("", "would deny other " + chain.name + " (audit: " + names, ")");
+    } else {
+      last.kind = RuleKind::final_drop;
+      last.comment = fit_comment("", "drop other " + chain.name + " (isolated by " + names, ")");
+    }
+    chain.rules.push_back(std::move(last));
     return chain;
   }
 
@@ -497,6 +526,8 @@ class Compiler {
     const BandwidthLimit* in = nullptr;
     for (size_t i : limits) {
       const auto& l = ps_.limits[i];
+      // A limit drops what exceeds it, and an audit policy must not change traffic.
+      if (l.origin.audit) continue;
       if (l.egress && (!eg || better(*l.egress, l.origin, *eg->egress, eg->origin))) eg = &l;
       if (l.ingress && (!in || better(*l.ingress, l.origin, *in->ingress, in->origin))) in = &l;
     }

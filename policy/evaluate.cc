@@ -71,16 +71,24 @@ bool port_has(const PortSpec& spec, const Flow& flow, const Endpoint* dst) {
   return flow.port >= spec.first && flow.port <= std::max(spec.first, spec.last);
 }
 
-// Whether `self`'s `dir` side admits the flow; `other` / `other_addr` is the far end.
-bool side_allows(const PolicySet& ps, Direction dir, const Endpoint& self, const Endpoint* other,
-                 const IpAddr& other_addr, const Flow& flow) {
+struct Side {
+  bool allowed = true;
+  bool would_deny = false;
+};
+
+// Whether the model's `dir` side of `self` admits the flow, counting only enforcing entries or
+// (with_audit) audit ones too; `other` / `other_addr` is the far end.
+bool side_admits(const PolicySet& ps, Direction dir, const Endpoint& self, const Endpoint* other,
+                 const IpAddr& other_addr, const Flow& flow, bool with_audit) {
   bool isolated = false;
   for (const auto& iso : ps.isolations)
-    if (iso.dir == dir && subject_has(iso.subject, self)) isolated = true;
+    if (iso.dir == dir && (with_audit || !iso.origin.audit) && subject_has(iso.subject, self))
+      isolated = true;
   if (!isolated) return true;
   const Endpoint* dst = dir == Direction::ingress ? &self : other;
   for (const auto& rule : ps.rules) {
-    if (rule.dir != dir || !subject_has(rule.subject, self)) continue;
+    if (rule.dir != dir || (!with_audit && rule.origin.audit)) continue;
+    if (!subject_has(rule.subject, self)) continue;
     bool peer_ok = rule.any_peer;
     for (const auto& p : rule.peers) peer_ok = peer_ok || peer_has(ps, p, other, other_addr);
     if (!peer_ok) continue;
@@ -89,6 +97,16 @@ bool side_allows(const PolicySet& ps, Direction dir, const Endpoint& self, const
     if (port_ok) return true;
   }
   return false;
+}
+
+// Enforcement is what it would be without the audit entries; "would deny" is what changes when
+// they are enforced too.
+Side side_allows(const PolicySet& ps, Direction dir, const Endpoint& self, const Endpoint* other,
+                 const IpAddr& other_addr, const Flow& flow) {
+  Side s;
+  s.allowed = side_admits(ps, dir, self, other, other_addr, flow, false);
+  s.would_deny = s.allowed && !side_admits(ps, dir, self, other, other_addr, flow, true);
+  return s;
 }
 
 // ---- plan: the kernel's view ----
@@ -141,9 +159,10 @@ bool allow_matches(const NftTable& table, const NftRule& r, Hook hook, const Flo
 }
 
 // A NEW connection's first packet through one base chain: the first verdict wins, and a chain
-// that ends without one applies its policy, accept.
-bool chain_allows(const EndpointPlan* ep, Hook hook, const Flow& flow, bool local) {
-  if (!ep || !ep->table) return true;
+// that ends without one applies its policy, accept. Reaching an audit chain's final accept is
+// what "would deny" means in the kernel.
+Side chain_allows(const EndpointPlan* ep, Hook hook, const Flow& flow, bool local) {
+  if (!ep || !ep->table) return {};
   const NftTable& table = *ep->table;
   for (const auto& chain : table.chains) {
     if (chain.hook != hook) continue;
@@ -154,17 +173,32 @@ bool chain_allows(const EndpointPlan* ep, Hook hook, const Flow& flow, bool loca
         case RuleKind::icmpv6_nd_accept:  // flows here are connections, never neighbour discovery
           break;
         case RuleKind::loopback_accept:
-          if (local) return true;
+          if (local) return {};
           break;
         case RuleKind::allow:
-          if (allow_matches(table, r, hook, flow)) return true;
+          if (allow_matches(table, r, hook, flow)) return {};
+          break;
+        case RuleKind::log:  // no verdict: the packet goes on
           break;
         case RuleKind::final_drop:
-          return false;
+          return {false, false};
+        case RuleKind::final_accept:
+          return {true, true};
       }
     }
   }
-  return true;
+  return {};
+}
+
+Verdict combine(const Side& egress, const Side& ingress) {
+  Verdict v;
+  v.egress_allowed = egress.allowed;
+  v.ingress_allowed = ingress.allowed;
+  v.egress_would_deny = egress.would_deny;
+  v.ingress_would_deny = ingress.would_deny;
+  v.allowed = v.egress_allowed && v.ingress_allowed;
+  v.would_deny = v.allowed && (v.egress_would_deny || v.ingress_would_deny);
+  return v;
 }
 
 bool is_local(const Flow& flow) {
@@ -179,21 +213,19 @@ Verdict reference_allows(const PolicySet& policies, const Endpoints& endpoints, 
     v.allowed = v.egress_allowed = v.ingress_allowed = true;
     return v;
   }
-  v.egress_allowed = !flow.from || side_allows(policies, Direction::egress, *flow.from, flow.to,
-                                               flow.to_addr, flow);
-  v.ingress_allowed = !flow.to || side_allows(policies, Direction::ingress, *flow.to, flow.from,
-                                              flow.from_addr, flow);
-  v.allowed = v.egress_allowed && v.ingress_allowed;
-  return v;
+  const Side eg =
+      flow.from ? side_allows(policies, Direction::egress, *flow.from, flow.to, flow.to_addr, flow)
+                : Side{};
+  const Side in =
+      flow.to ? side_allows(policies, Direction::ingress, *flow.to, flow.from, flow.from_addr, flow)
+              : Side{};
+  return combine(eg, in);
 }
 
 Verdict plan_allows(const Plan& plan, const Flow& flow) {
-  Verdict v;
   const bool local = is_local(flow);
-  v.egress_allowed = chain_allows(plan_of(plan, flow.from), Hook::output, flow, local);
-  v.ingress_allowed = chain_allows(plan_of(plan, flow.to), Hook::input, flow, local);
-  v.allowed = v.egress_allowed && v.ingress_allowed;
-  return v;
+  return combine(chain_allows(plan_of(plan, flow.from), Hook::output, flow, local),
+                 chain_allows(plan_of(plan, flow.to), Hook::input, flow, local));
 }
 
 }  // namespace bulkhead::policy

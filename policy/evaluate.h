@@ -23,10 +23,16 @@ struct Flow {
   uint16_t port = 0;               // destination port; ignored for icmp
 };
 
+// Audit-mode entries never change `allowed`. A side "would deny" when it lets the flow pass but
+// would not if the audit entries were enforced too (only audit policies isolate that side and no
+// allow rule of the direction admits the flow); the kernel then logs and counts it.
 struct Verdict {
   bool allowed = false;
   bool egress_allowed = false;   // sender's side (true when the sender is outside)
   bool ingress_allowed = false;  // receiver's side (true when the receiver is outside)
+  bool egress_would_deny = false;
+  bool ingress_would_deny = false;
+  bool would_deny = false;  // allowed, but a side would deny it: the flow audit mode reports
 };
 
 Verdict reference_allows(const PolicySet& policies, const Endpoints& endpoints, const Flow& flow);

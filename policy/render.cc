@@ -92,6 +92,15 @@ std::string allow_match(const NftRule& r, Hook hook) {
   return out;
 }
 
+// nft prints a packet limit's burst only when it differs from its default of 5.
+std::string log_text(const NftRule& r) {
+  std::string out = "limit rate " + std::to_string(r.log_rate) + "/second";
+  if (r.log_burst != 0 && r.log_burst != 5)
+    out += " burst " + std::to_string(r.log_burst) + " packets";
+  out += " log prefix \"" + truncate_utf8(sanitize_comment(r.log_prefix), kLogPrefixMax) + "\"";
+  return out + " group " + std::to_string(r.log_group);
+}
+
 std::string rule_text(const NftRule& r, Hook hook) {
   std::string out;
   switch (r.kind) {
@@ -111,11 +120,17 @@ std::string rule_text(const NftRule& r, Hook hook) {
       out = allow_match(r, hook);
       break;
     case RuleKind::final_drop:
+    case RuleKind::final_accept:
+      break;
+    case RuleKind::log:
+      out = log_text(r);
       break;
   }
   if (r.counter) out += (out.empty() ? "" : " ") + counter_text(r);
   const bool drop = r.kind == RuleKind::ct_invalid_drop || r.kind == RuleKind::final_drop;
-  out += (out.empty() ? "" : " ") + std::string(drop ? "drop" : "accept");
+  // A log rule has no verdict: the packet goes on to the chain's final rule.
+  if (r.kind != RuleKind::log)
+    out += (out.empty() ? "" : " ") + std::string(drop ? "drop" : "accept");
   if (!r.comment.empty()) {
     out += " comment \"" + truncate_utf8(sanitize_comment(r.comment), kNftCommentMax) + "\"";
   }

@@ -151,6 +151,63 @@ TEST_F(NftTableTest, TableLoadedByNftDecodesToThePlan) {
   EXPECT_EQ(*change, NftChange::none);
 }
 
+// An audit chain (log rule, counted final accept) and an enforcing one (log rule, final drop):
+// loaded by nft, they decode to the plan; a log rule deleted by hand is drift and is repaired.
+TEST_F(NftTableTest, LogRulesAndAuditFinalAcceptReadBackAndDriftIsRepaired) {
+  policy::NftTable t = sample_table({range("198.18.0.0", "198.18.0.255")}, 8080);
+  auto log_rule = [](const std::string& prefix) {
+    policy::NftRule r;
+    r.kind = policy::RuleKind::log;
+    r.counter = false;
+    r.log_rate = policy::kLogRate;
+    r.log_burst = policy::kLogBurst;
+    r.log_group = policy::kNflogGroup;
+    r.log_prefix = prefix;
+    return r;
+  };
+  auto& in = t.chains[0].rules;
+  in.insert(in.end() - 1, log_rule("bulkhead deny ingress x"));
+  auto& out = t.chains[1].rules;
+  out.insert(out.end() - 1, log_rule("bulkhead would-deny egress x"));
+  out.back().kind = policy::RuleKind::final_accept;
+  out.back().comment = "would deny other egress (audit: watch)";
+  std::string file = "/tmp/" + run_prefix() + "audit.nft";
+  {
+    FILE* f = fopen(file.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::string text = policy::render_nft(t);
+    fwrite(text.data(), 1, text.size(), f);
+    fclose(f);
+  }
+  std::string text;
+  int rc = sh("ip netns exec " + name_ + " nft -f " + file, &text);
+  std::remove(file.c_str());
+  ASSERT_EQ(rc, 0) << text;
+  auto back = read();
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, kernel_form(t)) << describe(*back) << "\nwanted\n" << describe(kernel_form(t));
+  EXPECT_EQ(back->chains[1].rules.back().kind, policy::RuleKind::final_accept);
+  auto change = apply_table(*sock_, t);
+  ASSERT_TRUE(change.ok());
+  EXPECT_EQ(*change, NftChange::none);
+
+  // Without its log rule the final accept reads as an allow-everything rule: drift.
+  ASSERT_EQ(sh("ip netns exec " + name_ + " sh -c \"nft delete rule inet bulkhead egress handle " +
+                   "\\$(nft -a list chain inet bulkhead egress | sed -n 's/.*log prefix.*# handle "
+                   "//p')\"",
+               &text),
+            0)
+      << text;
+  back = read();
+  ASSERT_TRUE(back.has_value());
+  EXPECT_NE(*back, kernel_form(t));
+  EXPECT_EQ(back->chains[1].rules.back().kind, policy::RuleKind::allow);
+  change = apply_table(*sock_, t);
+  ASSERT_TRUE(change.ok());
+  EXPECT_EQ(*change, NftChange::replaced);
+  EXPECT_EQ(read(), kernel_form(t));
+}
+
 TEST_F(NftTableTest, ThousandsOfRulesAreAllAcknowledged) {
   // One ACK per rule: more than a default receive buffer holds.
   policy::NftTable t = sample_table({range("198.18.0.0", "198.18.0.255")}, 8080);

@@ -126,6 +126,17 @@ NftRule allow(int family, std::string set, L4 proto, uint16_t first = 0, uint16_
   return r;
 }
 
+NftRule log_rule(std::string prefix, uint32_t rate, uint32_t burst) {
+  NftRule r;
+  r.kind = RuleKind::log;
+  r.counter = false;
+  r.log_rate = rate;
+  r.log_burst = burst;
+  r.log_group = kNflogGroup;
+  r.log_prefix = std::move(prefix);
+  return r;
+}
+
 // Every rule kind, every L4 with and without an address family and a set, single ports and
 // ranges, plain and interval sets of both families (empty ones too), wrapped element lists.
 NftTable every_form() {
@@ -185,6 +196,7 @@ NftTable every_form() {
   in.rules.push_back(allow(4, "", L4::udp, 5, 6));
   in.rules.push_back(allow(4, "", L4::icmp));
   in.rules.push_back(allow(6, "", L4::icmpv6));
+  in.rules.push_back(log_rule("bulkhead deny ingress web-1", 10, 20));
   NftRule drop;
   drop.kind = RuleKind::final_drop;
   drop.comment = "drop other ingress (isolated by shop, prod/np) ünïcødé ✓";
@@ -200,6 +212,8 @@ NftTable every_form() {
   out.rules.push_back(allow(4, "web_v4", L4::tcp, 80, 90));
   out.rules.push_back(allow(6, "web_v6", L4::any));
   out.rules.push_back(allow(4, "cidr_0a_v4", L4::udp));
+  // nft omits a packet limit's default burst of 5; a prefix of the kernel's full 127 bytes.
+  out.rules.push_back(log_rule("bulkhead deny egress " + std::string(106, 'e'), 3, 5));
   drop.comment = std::string(128, 'x');
   out.rules.push_back(drop);
   t.chains.push_back(out);
@@ -215,6 +229,23 @@ class RenderRoundtrip : public ::testing::Test {
 
 TEST_F(RenderRoundtrip, EveryRuleFormMatchesNftsOwnListing) {
   expect_roundtrip(every_form(), "every_form");
+}
+
+TEST_F(RenderRoundtrip, AuditChainEndsInACountedAccept) {
+  NftTable t;
+  NftChain in{"ingress", Hook::input, 0, {}};
+  for (RuleKind k : {RuleKind::ct_established_accept, RuleKind::ct_invalid_drop,
+                     RuleKind::loopback_accept, RuleKind::icmpv6_nd_accept})
+    in.rules.push_back(base(k));
+  in.rules.push_back(allow(0, "", L4::tcp, 22, 0, "ops: any -> db tcp/22 (p.yaml:5:1)"));
+  in.rules.push_back(log_rule("bulkhead would-deny ingress db-1", kLogRate, kLogBurst));
+  NftRule last;
+  last.kind = RuleKind::final_accept;
+  last.comment = "would deny other ingress (audit: watch)";
+  last.packets = 7;
+  in.rules.push_back(last);
+  t.chains.push_back(in);
+  expect_roundtrip(t, "audit chain");
 }
 
 TEST_F(RenderRoundtrip, NonDefaultPrioritiesAndChainsWithoutSets) {

@@ -142,6 +142,7 @@ TEST(Compile, ShopExampleRendersToTheExactTable) {
 		icmpv6 type 133-137 accept
 		ip saddr @web_v4 tcp dport 8080 counter packets 0 bytes 0 accept comment "shop: web -> api tcp/8080 (shop.yaml:20:7)"
 		ip6 saddr @web_v6 tcp dport 8080 counter packets 0 bytes 0 accept comment "shop: web -> api tcp/8080 (shop.yaml:20:7)"
+		limit rate 10/second burst 20 packets log prefix "bulkhead deny ingress api-1" group 4242
 		counter packets 0 bytes 0 drop comment "drop other ingress (isolated by shop)"
 	}
 
@@ -157,6 +158,7 @@ TEST(Compile, ShopExampleRendersToTheExactTable) {
 		ip daddr @_any.http.tcp80_v4 tcp dport 80 counter packets 0 bytes 0 accept comment "shop: api -> any tcp/http (shop.yaml:24:7)"
 		ip6 daddr @_any.http.tcp8080_v6 tcp dport 8080 counter packets 0 bytes 0 accept comment "shop: api -> any tcp/http (shop.yaml:24:7)"
 		ip6 daddr @_any.http.tcp80_v6 tcp dport 80 counter packets 0 bytes 0 accept comment "shop: api -> any tcp/http (shop.yaml:24:7)"
+		limit rate 10/second burst 20 packets log prefix "bulkhead deny egress api-1" group 4242
 		counter packets 0 bytes 0 drop comment "drop other egress (isolated by shop)"
 	}
 }
@@ -186,10 +188,121 @@ TEST(Compile, IngressOnlyIsolationMakesOnlyAnIngressChain) {
   EXPECT_EQ(db.table->chains[0].priority, 0);
   std::vector<RuleKind> kinds;
   for (const auto& r : db.table->chains[0].rules) kinds.push_back(r.kind);
-  EXPECT_EQ(kinds, (std::vector<RuleKind>{RuleKind::ct_established_accept,
-                                          RuleKind::ct_invalid_drop, RuleKind::loopback_accept,
-                                          RuleKind::icmpv6_nd_accept, RuleKind::final_drop}));
+  EXPECT_EQ(kinds,
+            (std::vector<RuleKind>{RuleKind::ct_established_accept, RuleKind::ct_invalid_drop,
+                                   RuleKind::loopback_accept, RuleKind::icmpv6_nd_accept,
+                                   RuleKind::log, RuleKind::final_drop}));
   EXPECT_TRUE(db.table->sets.empty());
+  const NftRule& log = db.table->chains[0].rules[4];
+  EXPECT_EQ(log.log_prefix, "bulkhead deny ingress db-1");
+  EXPECT_EQ(log.log_group, kNflogGroup);
+  EXPECT_EQ(log.log_rate, kLogRate);
+  EXPECT_EQ(log.log_burst, kLogBurst);
+  EXPECT_FALSE(log.counter);
+}
+
+Origin audit_origin(std::string policy, SourcePos pos) {
+  Origin o = origin(std::move(policy), std::move(pos));
+  o.audit = true;
+  return o;
+}
+
+// Only an audit policy isolates db's ingress: the chain keeps every allow rule selecting db (audit
+// and enforcing), logs what is left as "would deny" and accepts it with a counter.
+TEST(Compile, AuditOnlyIsolationEndsInACountedAcceptAndLogsWouldDeny) {
+  PolicySet ps;
+  const auto db = group_subject("db", "app=db");
+  ps.isolations.push_back(isolate(Direction::ingress, db, audit_origin("watch", at(1, 1))));
+  ps.rules.push_back(rule(Direction::ingress, db, {group_peer("api", "app=api", at(3, 1))},
+                          {port(Protocol::tcp, 5432, 0, at(3, 9))},
+                          audit_origin("watch", at(3, 1))));
+  ps.rules.push_back(rule(Direction::ingress, db, {group_peer("ops", "app=ops", at(5, 1))},
+                          {port(Protocol::tcp, 22, 0, at(5, 9))}, origin("ops", at(5, 1))));
+  const Plan plan = compile(ps, {endpoint("db-1", "app=db", {"198.18.0.9"})});
+  const auto* in = chain(find(plan, "db-1"), "ingress");
+  ASSERT_NE(in, nullptr);
+  ASSERT_EQ(in->rules.size(), 4u + 4u + 2u);  // base, 2 sets x 2 rules, log, final
+  EXPECT_EQ(in->rules[4].comment.rfind("ops: ", 0), 0u) << in->rules[4].comment;
+  EXPECT_EQ(in->rules[6].comment.rfind("watch: ", 0), 0u) << in->rules[6].comment;
+  EXPECT_EQ(in->rules[8].kind, RuleKind::log);
+  EXPECT_EQ(in->rules[8].log_prefix, "bulkhead would-deny ingress db-1");
+  EXPECT_EQ(in->rules[9].kind, RuleKind::final_accept);
+  EXPECT_TRUE(in->rules[9].counter);
+  EXPECT_EQ(in->rules[9].comment, "would deny other ingress (audit: watch)");
+  EXPECT_EQ(chain(find(plan, "db-1"), "egress"), nullptr);
+}
+
+// An enforcing policy isolating the same side makes the audit entries irrelevant there: the
+// chain is exactly the one compiled without them.
+TEST(Compile, AuditEntriesChangeNothingWhereAnEnforcingPolicyIsolates) {
+  PolicySet enforcing;
+  const auto db = group_subject("db", "app=db");
+  enforcing.isolations.push_back(isolate(Direction::ingress, db, origin("lock", at(1, 1))));
+  enforcing.rules.push_back(rule(Direction::ingress, db, {group_peer("ops", "app=ops", at(5, 1))},
+                                 {port(Protocol::tcp, 22, 0, at(5, 9))}, origin("lock", at(5, 1))));
+  PolicySet both = enforcing;
+  both.isolations.push_back(isolate(Direction::ingress, db, audit_origin("watch", at(1, 1))));
+  both.isolations.push_back(isolate(Direction::egress, db, audit_origin("watch", at(1, 1))));
+  both.rules.push_back(rule(Direction::ingress, db, {group_peer("api", "app=api", at(3, 1))},
+                            {port(Protocol::tcp, 5432, 0, at(3, 9))},
+                            audit_origin("watch", at(3, 1))));
+  const Endpoints eps{endpoint("db-1", "app=db", {"198.18.0.9"}),
+                      endpoint("api-1", "app=api", {"198.18.0.3"})};
+  const Plan a = compile(enforcing, eps);
+  const Plan b = compile(both, eps);
+  ASSERT_NE(chain(find(b, "db-1"), "ingress"), nullptr);
+  EXPECT_EQ(*chain(find(b, "db-1"), "ingress"), *chain(find(a, "db-1"), "ingress"));
+  // The audit policy alone isolates the egress side: a would-deny chain appears there.
+  ASSERT_NE(chain(find(b, "db-1"), "egress"), nullptr);
+  EXPECT_EQ(chain(find(b, "db-1"), "egress")->rules.back().kind, RuleKind::final_accept);
+  EXPECT_EQ(chain(find(a, "db-1"), "egress"), nullptr);
+  // api-1 is isolated by nobody: no table, audit or not.
+  EXPECT_FALSE(find(b, "api-1").table);
+}
+
+// Switching a policy from audit to enforce is one change: the same chain with a drop at the end.
+TEST(Compile, SwitchingAuditToEnforceTurnsTheFinalAcceptIntoADrop) {
+  PolicySet ps;
+  const auto db = group_subject("db", "app=db");
+  ps.isolations.push_back(isolate(Direction::ingress, db, audit_origin("p", at(1, 1))));
+  const Endpoints eps{endpoint("db-1", "app=db", {"198.18.0.9"})};
+  const auto audit = *chain(find(compile(ps, eps), "db-1"), "ingress");
+  ps.isolations[0].origin.audit = false;
+  const auto enforce = *chain(find(compile(ps, eps), "db-1"), "ingress");
+  ASSERT_EQ(audit.rules.size(), enforce.rules.size());
+  EXPECT_EQ(audit.rules.back().kind, RuleKind::final_accept);
+  EXPECT_EQ(enforce.rules.back().kind, RuleKind::final_drop);
+  EXPECT_EQ(audit.rules[audit.rules.size() - 2].log_prefix, "bulkhead would-deny ingress db-1");
+  EXPECT_EQ(enforce.rules[enforce.rules.size() - 2].log_prefix, "bulkhead deny ingress db-1");
+}
+
+// A bandwidth limit drops what exceeds it: an audit policy's limits wait for enforce.
+TEST(Compile, AuditBandwidthLimitsAreNotApplied) {
+  PolicySet ps;
+  BandwidthLimit l;
+  l.subject = group_subject("db", "app=db");
+  l.egress = Rate{10000000, 62500, {}};
+  l.origin = audit_origin("p", at(1, 1));
+  ps.limits.push_back(l);
+  const Endpoints eps{endpoint("db-1", "app=db", {"198.18.0.9"})};
+  EXPECT_TRUE(find(compile(ps, eps), "db-1").tc.empty());
+  ps.limits[0].origin.audit = false;
+  EXPECT_EQ(find(compile(ps, eps), "db-1").tc.egress, (TcLimit{10000000, 62500}));
+}
+
+// The prefix stays within the kernel's 127 bytes whatever the endpoint is called.
+TEST(Compile, LogPrefixFitsTheKernelLimit) {
+  PolicySet ps;
+  ps.isolations.push_back(
+      isolate(Direction::egress, group_subject("db", "app=db"), origin("p", at(1, 1))));
+  const std::string name = std::string(200, 'n') + "\"";
+  const Plan plan = compile(ps, {endpoint(name, "app=db", {})});
+  const auto* eg = chain(find(plan, name), "egress");
+  ASSERT_NE(eg, nullptr);
+  const std::string& prefix = eg->rules[eg->rules.size() - 2].log_prefix;
+  EXPECT_EQ(prefix.size(), kLogPrefixMax);
+  EXPECT_EQ(prefix.rfind("bulkhead deny egress nnn", 0), 0u);
+  EXPECT_EQ(prefix.find('"'), std::string::npos);
 }
 
 TEST(Compile, FinalDropNamesEveryIsolatingPolicyOnce) {

@@ -199,6 +199,7 @@ class RandomPolicyGen {
     info.name = k8s ? ns + "/np" + std::to_string(index) : "pol" + std::to_string(index);
     info.kind = k8s ? "NetworkPolicy" : "Policy";
     info.pos = next_pos(index);
+    info.audit = chance(0.3);
     c.policies.policies.push_back(info);
 
     auto subject = [&] {
@@ -210,7 +211,7 @@ class RandomPolicyGen {
     for (Direction d : {Direction::ingress, Direction::egress}) {
       if (chance(0.7)) {
         c.policies.isolations.push_back(
-            Isolation{d, main, {info.name, info.kind, info.pos, false}});
+            Isolation{d, main, {info.name, info.kind, info.pos, info.audit}});
       }
     }
     const int rules = between(0, 4);
@@ -218,7 +219,7 @@ class RandomPolicyGen {
       AllowRule a;
       a.dir = chance(0.5) ? Direction::ingress : Direction::egress;
       a.subject = chance(0.8) ? main : subject();
-      a.origin = {info.name, info.kind, next_pos(index), false};
+      a.origin = {info.name, info.kind, next_pos(index), info.audit};
       if (chance(0.12)) {
         a.any_peer = true;
       } else {
@@ -258,7 +259,7 @@ class RandomPolicyGen {
     if (chance(0.3)) {
       BandwidthLimit l;
       l.subject = main;
-      l.origin = {info.name, info.kind, next_pos(index), false};
+      l.origin = {info.name, info.kind, next_pos(index), info.audit};
       if (chance(0.7)) l.egress = Rate{uint64_t(between(1, 4)) * 10000000, 62500, {}};
       if (chance(0.5)) l.ingress = Rate{uint64_t(between(1, 4)) * 10000000, 125000, {}};
       c.policies.limits.push_back(l);
