@@ -11,6 +11,8 @@ using Args = std::vector<std::string>;  // the arguments after the subcommand na
 
 int run_lint(const Args& args);
 int run_compile(const Args& args);
+int run_explain(const Args& args);
+int run_graph(const Args& args);
 int run_verify(const Args& args);
 int run_status(const Args& args);
 

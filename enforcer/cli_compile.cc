@@ -4,6 +4,7 @@
 #include "enforcer/cli_common.h"
 #include "policy/compile.h"
 #include "policy/lint.h"
+#include "policy/plan_limits.h"
 #include "policy/render.h"
 
 namespace bulkhead::cli {
@@ -28,6 +29,11 @@ int run_compile(const Args& args) {
   }
 
   const auto plan = policy::compile(loaded->policies.set, loaded->inventory->endpoints);
+  if (const auto refused = policy::check_plan_limits(plan, loaded->inventory->endpoints);
+      !refused.empty()) {
+    std::cerr << policy::format_text(refused);
+    return kExitUsage;
+  }
   const auto only = (*vm)["endpoint"].as<std::string>();
   bool found = only.empty();
   for (const auto& ep : plan.endpoints) {

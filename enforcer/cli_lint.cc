@@ -1,8 +1,11 @@
 // bulkhead lint PATH... [--inventory FILE] [--format text|json|sarif] [--strict]
+#include <algorithm>
 #include <iostream>
 
 #include "enforcer/cli_common.h"
+#include "policy/compile.h"
 #include "policy/lint.h"
+#include "policy/plan_limits.h"
 
 namespace bulkhead::cli {
 
@@ -33,6 +36,13 @@ int run_lint(const Args& args) {
     auto more = policy::lint(loaded->policies.set,
                              loaded->inventory ? &loaded->inventory->endpoints : nullptr);
     diags.insert(diags.end(), more.begin(), more.end());
+    // With endpoints known, a plan the daemon would refuse as too large is a lint error too.
+    if (loaded->inventory) {
+      auto limits = policy::check_plan_limits(
+          policy::compile(loaded->policies.set, loaded->inventory->endpoints),
+          loaded->inventory->endpoints);
+      diags.insert(diags.end(), limits.begin(), limits.end());
+    }
   }
 
   if (format == "json")
@@ -44,6 +54,13 @@ int run_lint(const Args& args) {
   else
     std::cout << policy::format_text(diags);
 
+  // A file that could not be read at all is unreadable input (2); problems inside files are the
+  // answer "no" (1).
+  if (std::any_of(diags.begin(), diags.end(), [](const policy::Diagnostic& d) {
+        return d.rule == "unreadable-file" || d.rule == "file-too-large";
+      })) {
+    return kExitUsage;
+  }
   if (policy::has_errors(diags)) return kExitNo;
   if ((*vm)["strict"].as<bool>() && !diags.empty()) return kExitNo;
   return kExitOk;

@@ -22,6 +22,20 @@ void print_human(const nlohmann::ordered_json& doc) {
       std::cout << "  " << str(p, "name") << " (" << str(p, "kind") << ", " << str(p, "mode")
                 << ") " << str(p, "source") << "\n";
   }
+  if (doc.contains("policy_load") && !doc["policy_load"].value("ok", true))
+    std::cout << "policy load FAILED since " << str(doc["policy_load"], "since") << ": "
+              << str(doc["policy_load"], "error") << "\n  (the policies above stay enforced)\n";
+  if (doc.contains("sources")) {
+    std::cout << "sources:\n";
+    for (const auto& s : doc["sources"]) {
+      std::string err = s.value("error", "");
+      std::cout << "  " << str(s, "name") << " "
+                << (!s.value("ready", false) ? "not ready"
+                    : err.empty()            ? "ok"
+                                             : "degraded")
+                << (err.empty() ? "" : ": " + err) << "\n";
+    }
+  }
   std::cout << "endpoints:\n";
   std::cout << "  " << std::left << std::setw(20) << "NAME" << std::setw(11) << "STATE"
             << std::setw(18) << "ADDRESS" << std::setw(10) << "APPLY-MS" << std::setw(10)
@@ -53,13 +67,39 @@ void print_human(const nlohmann::ordered_json& doc) {
   }
 }
 
+// `status --drops`: the denied-flow log's recent records, oldest first.
+void print_drops(const nlohmann::ordered_json& doc) {
+  const auto flows = doc.value("flows", nlohmann::ordered_json::array());
+  if (flows.empty()) {
+    std::cout << "no denied flows logged recently\n";
+    return;
+  }
+  std::cout << std::left << std::setw(25) << "LAST" << std::setw(11) << "VERDICT" << std::setw(30)
+            << "FROM" << std::setw(30) << "TO" << std::setw(13) << "PORT" << std::setw(7) << "COUNT"
+            << "POLICY\n";
+  auto end = [](const nlohmann::ordered_json& f, const char* ep, const char* addr) {
+    const std::string name = f.value(ep, "");
+    return (name.empty() ? std::string("(outside)") : name) + " " + f.value(addr, "");
+  };
+  for (const auto& f : flows) {
+    const std::string port =
+        f.contains("icmp_type") ? "type " + str(f, "icmp_type") : str(f, "port");
+    std::cout << std::setw(25) << str(f, "last") << std::setw(11) << str(f, "verdict")
+              << std::setw(30) << end(f, "src_endpoint", "src") << std::setw(30)
+              << end(f, "dst_endpoint", "dst") << std::setw(13) << (str(f, "proto") + "/" + port)
+              << std::setw(7) << (str(f, "count") + (f.value("open", false) ? "+" : ""))
+              << str(f, "policy") << "\n";
+  }
+}
+
 }  // namespace
 
 int run_status(const Args& args) {
   po::options_description opts("usage: bulkhead status [options]");
   opts.add_options()("status-socket",
                      po::value<std::string>()->default_value("/run/bulkhead/status.sock"),
-                     "the daemon's status socket")("json", po::bool_switch(), "print JSON");
+                     "the daemon's status socket")("json", po::bool_switch(), "print JSON")(
+      "drops", po::bool_switch(), "show the recent denied and would-deny flows");
   auto vm = parse_args("status", args, opts);
   if (!vm) return kExitUsage;
   auto doc = daemon::fetch_status((*vm)["status-socket"].as<std::string>());
@@ -76,10 +116,17 @@ int run_status(const Args& args) {
     std::cerr << "bulkhead status: " << j["error"].get<std::string>() << "\n";
     return kExitUsage;
   }
-  if ((*vm)["json"].as<bool>())
+  const bool json = (*vm)["json"].as<bool>();
+  if ((*vm)["drops"].as<bool>()) {
+    if (json)
+      std::cout << j.value("flows", nlohmann::ordered_json::array()).dump(2) << "\n";
+    else
+      print_drops(j);
+  } else if (json) {
     std::cout << j.dump(2) << "\n";
-  else
+  } else {
     print_human(j);
+  }
   return kExitOk;
 }
 

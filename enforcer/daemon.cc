@@ -22,6 +22,7 @@
 #include "netlink/netns.h"
 #include "policy/compile.h"
 #include "policy/load.h"
+#include "policy/plan_limits.h"
 #include "policy/render.h"
 
 namespace bulkhead::daemon {
@@ -34,6 +35,16 @@ void log_diagnostics(const policy::Diagnostics& diags) {
     log::write(d.severity == policy::Severity::error ? spdlog::level::err : spdlog::level::warn,
                d.message, {{"pos", d.pos.to_string()}, {"rule", d.rule}});
   }
+}
+
+// The first error as "file:line:col: message [rule]", for status (which keeps one line per error).
+std::string first_error(const policy::Diagnostics& diags) {
+  for (const auto& d : diags) {
+    if (d.severity != policy::Severity::error) continue;
+    const std::string at = d.pos.to_string();
+    return (at.empty() ? "" : at + ": ") + d.message + " [" + d.rule + "]";
+  }
+  return "";
 }
 
 // Inventory entries may leave addresses out: they are read from the namespace itself.
@@ -95,7 +106,31 @@ Daemon::~Daemon() {
 bool Daemon::load_policies() {
   auto load = policy::load_policies(opts_.policies);
   log_diagnostics(load.diagnostics);
-  if (policy::has_errors(load.diagnostics)) return false;
+  std::string problem = first_error(load.diagnostics);
+  // No policy at all would release every endpoint. A deleted file or a directory emptied by a
+  // half-done deploy is far likelier than a wish to drop all enforcement: refuse it like a
+  // broken file (docs/security.md, Faults).
+  if (problem.empty() && load.set.policies.empty()) {
+    problem =
+        "no policy in the policy paths (deleted or empty?); refusing to release every endpoint";
+    log::error(problem);
+  }
+  // A reload must also compile, over the endpoints now enforced, to a plan within the limits
+  // (policy/limits.h); accepted, it would be refused at every later event with the good set gone.
+  if (problem.empty() && policies_) {
+    policy::Endpoints endpoints;
+    for (const auto& [name, ep] : known_) endpoints.push_back(ep);
+    auto refused = policy::check_plan_limits(policy::compile(load.set, endpoints), endpoints);
+    log_diagnostics(refused);
+    problem = first_error(refused);
+  }
+  if (!problem.empty()) {
+    if (policy_error_.empty()) policy_error_since_ = std::chrono::system_clock::now();
+    policy_error_ = problem;
+    remember_error("policy not loaded: " + problem);
+    return false;
+  }
+  policy_error_.clear();
   policies_ = std::move(load.set);
   return true;
 }
@@ -120,10 +155,21 @@ void Daemon::refresh_desired() {
     return;
   }
   fill_addresses(all);
+  auto plan = policy::compile(*policies_, all);
+  // A plan beyond the limits is refused whole, before anything reaches the kernel: every
+  // endpoint keeps what it has.
+  if (auto refused = policy::check_plan_limits(plan, all); !refused.empty()) {
+    log_diagnostics(refused);
+    plan_refused_ = first_error(refused);
+    remember_error("plan refused: " + plan_refused_ + "; the running enforcement is kept");
+    log::error("plan refused; the running enforcement is kept as it was");
+    return;
+  }
+  plan_refused_.clear();
   unenforceable_ = std::move(unenforceable);
   known_.clear();
   for (const auto& ep : all) known_.emplace(ep.name, ep);
-  reconciler_.set_desired(policy::compile(*policies_, all));
+  reconciler_.set_desired(std::move(plan));
 }
 
 int Daemon::apply_due() {
@@ -160,6 +206,35 @@ int Daemon::apply_due() {
   // the resident size reflects what the daemon keeps, not its peak.
   ::malloc_trim(0);
   return failed;
+}
+
+FlowLog::Context Daemon::flow_context() {
+  FlowLog::Context ctx;
+  ctx.endpoint_at = [this](const policy::IpAddr& addr) -> std::string {
+    for (const auto& [name, ep] : known_)
+      for (const auto& a : ep.addresses)
+        if (a == addr) return name;
+    return "";
+  };
+  // The policies isolating that side: the enforcing ones decide a drop, the audit ones a
+  // would-deny (docs/policy.md, Audit mode).
+  ctx.deciding = [this](const std::string& endpoint, bool egress, bool audit) {
+    std::set<std::string> names;
+    auto k = known_.find(endpoint);
+    if (policies_ && k != known_.end()) {
+      const auto dir = egress ? policy::Direction::egress : policy::Direction::ingress;
+      for (const auto& iso : policies_->isolations)
+        if (iso.dir == dir && iso.origin.audit == audit && selects(iso.subject, k->second))
+          names.insert(iso.origin.policy);
+    }
+    return std::vector<std::string>(names.begin(), names.end());
+  };
+  ctx.counted = [this](const FlowRecord& r) {
+    if (!metrics_) return;
+    for (const auto& p : r.policies) metrics_->count_flow(r.endpoint, r.direction, p, r.verdict);
+    if (r.policies.empty()) metrics_->count_flow(r.endpoint, r.direction, "", r.verdict);
+  };
+  return ctx;
 }
 
 void Daemon::notify_watchers(const ApplyOutcome& o) {
@@ -221,6 +296,10 @@ std::string Daemon::status_document() {
                       {"mode", p.audit ? "audit" : "enforce"},
                       {"source", p.pos.to_string()}});
   }
+  // While the files do not load, `policies` above is the last good set, still enforced.
+  doc["policy_load"] = {{"ok", policy_error_.empty()},
+                        {"error", policy_error_},
+                        {"since", policy_error_.empty() ? "" : iso_time(policy_error_since_)}};
   auto& eps = doc["endpoints"] = nlohmann::ordered_json::array();
   for (const auto& [name, st] : reconciler_.endpoints()) {
     nlohmann::ordered_json e;
@@ -239,10 +318,23 @@ std::string Daemon::status_document() {
     }
     e["isolated"] = st.desired.table.has_value();
     e["bandwidth_limited"] = !st.desired.tc.empty();
+    // With CAP_NET_ADMIN the endpoint can undo its own rules; its isolation then rests on the
+    // repair loop (docs/security.md, Tampering).
+    if (auto k = known_.find(name); k != known_.end())
+      e["tamper_capable"] = k->second.privileged || k->second.net_admin;
+    if (tamper_) {
+      e["tamper_watch"] = tamper_->watching(name);
+      if (auto r = tamper_->records().find(name); r != tamper_->records().end()) {
+        e["tampering"] = {{"repairs", r->second.repairs},
+                          {"last", iso_time(r->second.last)},
+                          {"change", r->second.last_change},
+                          {"restore_ms", std::round(r->second.last_restore_ms * 1000) / 1000}};
+      }
+    }
     e["error"] = st.last_error;
     e["last_apply"] = iso_time(st.last_apply);
     e["apply_ms"] = std::round(st.last_apply_ms * 1000) / 1000;
-    uint64_t allowed = 0, dropped = 0;
+    uint64_t allowed = 0, dropped = 0, would_deny = 0;
     auto& rules = e["rules"] = nlohmann::ordered_json::array();
     // Counters are read from the kernel on request, so they are as fresh as the answer.
     if (!st.dirty && st.desired.table) {
@@ -254,6 +346,8 @@ std::string Daemon::status_document() {
             if (r.kind == policy::RuleKind::final_drop) {
               dropped += r.packets;
               chain_drop += r.packets;
+            } else if (r.kind == policy::RuleKind::final_accept) {
+              would_deny += r.packets;  // an audit-only chain's end: passed, would be denied
             } else {
               allowed += r.packets;
             }
@@ -268,6 +362,7 @@ std::string Daemon::status_document() {
     }
     e["allowed_packets"] = allowed;
     e["dropped_packets"] = dropped;
+    e["would_deny_packets"] = would_deny;
     eps.push_back(std::move(e));
   }
   auto& un = doc["unenforceable"] = nlohmann::ordered_json::array();
@@ -276,6 +371,17 @@ std::string Daemon::status_document() {
   for (auto& s : sources_) {
     auto snap = s->snapshot();
     srcs.push_back({{"name", s->name()}, {"ready", snap.ready}, {"error", snap.error}});
+  }
+  auto& flows = doc["flows"] = nlohmann::ordered_json::array();
+  if (flow_log_) {
+    for (const auto& r : flow_log_->recent()) {
+      nlohmann::ordered_json f;
+      for (const auto& [k, v] : flow_fields(r)) f[k] = v;
+      f["count"] = r.count;
+      f[f.contains("port") ? "port" : "icmp_type"] = r.port;
+      f["open"] = r.open;
+      flows.push_back(std::move(f));
+    }
   }
   doc["errors"] = recent_errors_;
   return doc.dump(2) + "\n";
@@ -327,6 +433,10 @@ int Daemon::run() {
       ::usleep(100 * 1000);
     }
     refresh_desired();
+    if (!plan_refused_.empty()) {
+      std::cerr << "bulkheadd: " << plan_refused_ << "; nothing was changed\n";
+      return 1;
+    }
     if (reconciler_.endpoints().empty() &&
         !std::all_of(sources_.begin(), sources_.end(),
                      [](auto& s) { return s->snapshot().ready; })) {
@@ -349,7 +459,7 @@ int Daemon::run() {
     }
     metrics_ = std::move(*m);
   }
-  auto status = StatusSocket::listen(opts_.status_socket);
+  auto status = StatusSocket::listen(opts_.status_socket, opts_.status_gid);
   if (!status.ok()) {
     std::cerr << "bulkheadd: " << status.error().to_string() << "\n";
     return 2;
@@ -363,6 +473,13 @@ int Daemon::run() {
   std::vector<std::string> watched = opts_.policies;
   for (auto* inv : inventories_) watched.push_back(inv->path());
   FileWatch watch(watched);
+
+  auto tamper = std::make_unique<TamperWatch>(extra_fds_, reconciler_, metrics_.get());
+  tamper_ = tamper.get();
+  watchers_.push_back(std::move(tamper));
+  auto flows = std::make_unique<FlowLog>(extra_fds_, flow_context());
+  flow_log_ = flows.get();
+  watchers_.push_back(std::move(flows));
 
   refresh_desired();
   apply_due();
@@ -409,6 +526,8 @@ int Daemon::run() {
       for (auto* inv : inventories_) {
         auto diags = inv->reload();
         log_diagnostics(diags);
+        if (policy::has_errors(diags))
+          remember_error("inventory not loaded: " + first_error(diags));
         ok = ok && !policy::has_errors(diags);
       }
       if (metrics_) metrics_->count_policy_reload(ok);

@@ -16,11 +16,13 @@
 #include "common/unique_fd.h"
 #include "enforcer/daemon_options.h"
 #include "enforcer/endpoint_watcher.h"
+#include "enforcer/flow_log.h"
 #include "enforcer/inventory_source.h"
 #include "enforcer/metrics.h"
 #include "enforcer/poll_set.h"
 #include "enforcer/reconciler.h"
 #include "enforcer/source.h"
+#include "enforcer/tamper_watch.h"
 #include "netlink/dataplane.h"
 #include "policy/model.h"
 
@@ -40,6 +42,7 @@ class Daemon {
   int apply_due();
   void check_drift();
   void notify_watchers(const ApplyOutcome& o);
+  FlowLog::Context flow_context();
   std::string status_document();
   void remember_error(const std::string& text);
   void publish_endpoint_metrics();
@@ -56,8 +59,13 @@ class Daemon {
   std::unique_ptr<Metrics> metrics_;
   std::deque<std::string> recent_errors_;
   std::optional<Clock::time_point> pending_event_;  // first unapplied source change
-  PollSet extra_fds_;                               // per-namespace sockets of the watchers
+  std::string plan_refused_;  // why the last compiled plan was refused ("" when it was applied)
+  std::string policy_error_;  // why the policy paths do not load now ("" when they do)
+  std::chrono::system_clock::time_point policy_error_since_{};
+  PollSet extra_fds_;  // per-namespace sockets of the watchers
   std::vector<std::unique_ptr<EndpointWatcher>> watchers_;
+  TamperWatch* tamper_ = nullptr;  // one of watchers_, in long-running mode
+  FlowLog* flow_log_ = nullptr;    // one of watchers_, in long-running mode
 };
 
 // SIGHUP, SIGTERM and SIGINT: the daemon reads them through a signalfd. main() blocks them before

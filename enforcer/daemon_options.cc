@@ -13,13 +13,15 @@ std::optional<Options> parse_options(int argc, char** argv, bool* help) {
   po::options_description desc(
       "usage: bulkheadd --policy PATH [--policy PATH ...] --source docker[:SOCKET] | "
       "--source inventory:FILE [options]");
-  desc.add_options()("help,h", "this text")(
-      "policy", po::value(&o.policies)->required(), "policy file or directory (repeatable)")(
+  desc.add_options()("help,h", "this text")("policy", po::value(&o.policies)->required(),
+                                            "policy file or directory (repeatable)")(
       "source", po::value(&sources)->required(),
       "endpoint source: docker[:SOCKET] or inventory:FILE (repeatable)")(
       "once", po::bool_switch(&o.once), "enforce every endpoint once, then exit")(
       "status-socket", po::value(&o.status_socket)->default_value(o.status_socket),
       "unix socket for `bulkhead status`")(
+      "status-group", po::value(&o.status_group),
+      "group whose members may also read the status socket (default: root only)")(
       "metrics-listen", po::value(&o.metrics_listen), "ADDR:PORT for Prometheus metrics")(
       "log-level", po::value(&o.log_level)->default_value(o.log_level),
       "trace, debug, info, warn, error")(

@@ -18,6 +18,9 @@ struct Options {
   std::vector<SourceSpec> sources;
   bool once = false;
   std::string status_socket = "/run/bulkhead/status.sock";
+  // Besides root, members of this group may read status (socket mode 0660). "" = root only.
+  std::string status_group;
+  long status_gid = -1;        // resolved by main() before privileges are dropped
   std::string metrics_listen;  // "" = off
   std::string log_level = "info";
   std::string log_format = "text";

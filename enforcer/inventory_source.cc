@@ -7,7 +7,11 @@ namespace bulkhead::daemon {
 Status InventorySource::start(std::function<void()> changed) {
   changed_ = std::move(changed);
   auto diags = reload();
-  if (policy::has_errors(diags)) return make_error(name(), "the inventory did not load");
+  for (const auto& d : diags) {
+    if (d.severity != policy::Severity::error) continue;
+    return make_error(name(), "the inventory did not load: " + d.pos.to_string() + ": " +
+                                  d.message + " [" + d.rule + "]");
+  }
   return {};
 }
 
@@ -22,6 +26,11 @@ policy::Diagnostics InventorySource::reload() {
     std::lock_guard lock(mu_);
     if (policy::has_errors(inv.diagnostics)) {
       snap_.error = "the inventory did not load; keeping the last good one";
+      for (const auto& d : inv.diagnostics) {
+        if (d.severity != policy::Severity::error) continue;
+        snap_.error += " (" + d.pos.to_string() + ": " + d.message + " [" + d.rule + "])";
+        break;
+      }
     } else {
       snap_.ready = true;
       snap_.error.clear();

@@ -13,20 +13,22 @@ constexpr const char* kUsage =
     "commands:\n"
     "  lint     PATH... [--inventory FILE] [--format text|json|sarif] [--strict]\n"
     "  compile  PATH... --inventory FILE [--endpoint NAME]\n"
-    "  verify   PATH... --inventory FILE [--ports LIST]\n"
-    "  status   [--status-socket PATH] [--json]\n"
+    "  explain  PATH... --inventory FILE --from NAME --to NAME --port PORT/PROTO [--json]\n"
+    "  graph    PATH... [--inventory FILE] [--format dot|svg]\n"
+    "  verify   PATH... --inventory FILE [--ports LIST] [--expected-only]\n"
+    "  status   [--status-socket PATH] [--json] [--drops]\n"
     "\n"
-    "Exit codes: 0 success, 1 the answer is no (lint errors, verify mismatches), 2 bad usage.\n";
+    "Exit codes: 0 success, 1 the answer is no (lint errors, verify mismatches, explain\n"
+    "denied), 2 bad usage.\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   using Run = int (*)(const bulkhead::cli::Args&);
   const std::map<std::string, Run> commands = {
-      {"lint", bulkhead::cli::run_lint},
-      {"compile", bulkhead::cli::run_compile},
-      {"verify", bulkhead::cli::run_verify},
-      {"status", bulkhead::cli::run_status},
+      {"lint", bulkhead::cli::run_lint},       {"compile", bulkhead::cli::run_compile},
+      {"explain", bulkhead::cli::run_explain}, {"graph", bulkhead::cli::run_graph},
+      {"verify", bulkhead::cli::run_verify},   {"status", bulkhead::cli::run_status},
   };
   if (argc < 2) {
     std::cerr << kUsage;

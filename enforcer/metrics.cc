@@ -1,5 +1,7 @@
 #include "enforcer/metrics.h"
 
+#include <algorithm>
+
 namespace bulkhead::daemon {
 namespace {
 
@@ -56,6 +58,11 @@ Metrics::Metrics(std::unique_ptr<prometheus::Exposer> exposer)
                          .Help("Endpoints whose kernel state had drifted and was restored")
                          .Register(*registry_)
                          .Add({})),
+      tamper_repairs_(prometheus::BuildCounter()
+                          .Name("bulkhead_tamper_repairs_total")
+                          .Help("Restorations of an endpoint's table or qdiscs after a change "
+                                "notification from its namespace that bulkheadd did not cause")
+                          .Register(*registry_)),
       reloads_ok_(prometheus::BuildCounter()
                       .Name("bulkhead_policy_reloads_total")
                       .Help("Policy and inventory reloads")
@@ -70,7 +77,12 @@ Metrics::Metrics(std::unique_ptr<prometheus::Exposer> exposer)
                    .Name("bulkhead_dropped_packets")
                    .Help("Packets dropped by an endpoint's final drop rule since its chain was "
                          "last replaced")
-                   .Register(*registry_)) {
+                   .Register(*registry_)),
+      flows_(prometheus::BuildCounter()
+                 .Name("bulkhead_denied_flows_total")
+                 .Help("Packets of denied or would-deny new connections seen by the flow log "
+                       "(rate-limited in the kernel)")
+                 .Register(*registry_)) {
   exposer_->RegisterCollectable(registry_);
 }
 
@@ -83,7 +95,25 @@ void Metrics::set_dropped(const std::string& endpoint, const std::string& direct
   dropped_.Add({{"endpoint", endpoint}, {"direction", direction}}).Set(packets);
 }
 
+void Metrics::count_tamper_repair(const std::string& endpoint) {
+  tamper_repairs_.Add({{"endpoint", endpoint}}).Increment();
+}
+
+void Metrics::count_flow(const std::string& endpoint, const std::string& direction,
+                         const std::string& policy, const std::string& verdict) {
+  auto& c = flows_.Add(
+      {{"endpoint", endpoint}, {"direction", direction}, {"policy", policy}, {"verdict", verdict}});
+  auto& series = flow_series_[endpoint];
+  if (std::find(series.begin(), series.end(), &c) == series.end()) series.push_back(&c);
+  c.Increment();
+}
+
 void Metrics::forget_endpoint(const std::string& endpoint) {
+  if (auto it = flow_series_.find(endpoint); it != flow_series_.end()) {
+    for (auto* c : it->second) flows_.Remove(c);
+    flow_series_.erase(it);
+  }
+  tamper_repairs_.Remove(&tamper_repairs_.Add({{"endpoint", endpoint}}));
   for (const char* dir : {"ingress", "egress"}) {
     auto& g = dropped_.Add({{"endpoint", endpoint}, {"direction", dir}});
     dropped_.Remove(&g);

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 
@@ -21,16 +22,23 @@ class Metrics {
   // `listen` is ADDR:PORT, or PORT / :PORT for loopback (127.0.0.1).
   static Result<std::unique_ptr<Metrics>> start(const std::string& listen);
 
-  void set_endpoints(const std::string& state, double n);  // enforced, failed, pending, unenforceable
+  void set_endpoints(const std::string& state,
+                     double n);  // enforced, failed, pending, unenforceable
   void observe_apply(double seconds) { apply_seconds_.Observe(seconds); }
   void observe_event_to_enforced(double seconds) { event_latency_.Observe(seconds); }
   void count_apply_error() { apply_errors_.Increment(); }
   void count_resync() { resyncs_.Increment(); }
   void count_drift_repair() { drift_repairs_.Increment(); }
+  // An endpoint's objects changed by someone else (a container with CAP_NET_ADMIN) and restored.
+  void count_tamper_repair(const std::string& endpoint);
   void count_policy_reload(bool ok) { (ok ? reloads_ok_ : reloads_failed_).Increment(); }
   // Packets the final drop rules counted, per endpoint and direction (a gauge: it mirrors the
   // kernel counters, which restart when a chain is replaced).
   void set_dropped(const std::string& endpoint, const std::string& direction, double packets);
+  // One packet of a denied (or would-deny) new connection that reached the flow log, per endpoint,
+  // direction, deciding policy and verdict ("denied", "would-deny").
+  void count_flow(const std::string& endpoint, const std::string& direction,
+                  const std::string& policy, const std::string& verdict);
   void forget_endpoint(const std::string& endpoint);
 
  private:
@@ -44,9 +52,12 @@ class Metrics {
   prometheus::Counter& apply_errors_;
   prometheus::Counter& resyncs_;
   prometheus::Counter& drift_repairs_;
+  prometheus::Family<prometheus::Counter>& tamper_repairs_;
   prometheus::Counter& reloads_ok_;
   prometheus::Counter& reloads_failed_;
   prometheus::Family<prometheus::Gauge>& dropped_;
+  prometheus::Family<prometheus::Counter>& flows_;
+  std::map<std::string, std::vector<prometheus::Counter*>> flow_series_;  // by endpoint
 };
 
 // "9469" -> "127.0.0.1:9469"; "[::1]:9469" and "0.0.0.0:9469" stay as given.

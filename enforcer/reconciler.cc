@@ -87,6 +87,13 @@ std::vector<std::string> Reconciler::check_drift(
   return drifted;
 }
 
+bool Reconciler::mark_dirty(const std::string& name) {
+  auto it = endpoints_.find(name);
+  if (it == endpoints_.end() || it->second.dirty) return false;
+  it->second.dirty = true;
+  return true;
+}
+
 std::optional<Clock::time_point> Reconciler::next_retry() const {
   std::optional<Clock::time_point> t;
   for (const auto& [name, st] : endpoints_)

@@ -26,8 +26,8 @@ struct EndpointState {
   // the daemon's memory.
   bool applied = false;
   bool dirty = true;
-  int failures = 0;                 // consecutive
-  Clock::time_point retry_at{};     // when a failed endpoint may be tried again
+  int failures = 0;              // consecutive
+  Clock::time_point retry_at{};  // when a failed endpoint may be tried again
   std::string last_error;
   std::chrono::system_clock::time_point last_apply{};
   double last_apply_ms = 0;
@@ -56,6 +56,10 @@ class Reconciler {
   // `seen` (optional) receives every observation, e.g. to refresh counter metrics on the way.
   std::vector<std::string> check_drift(
       const std::function<void(const std::string&, const netlink::Observed&)>& seen = {});
+
+  // Marks an applied, clean endpoint dirty so the loop re-applies it at once (its objects were
+  // changed behind our back). Returns false when it was already dirty or is unknown.
+  bool mark_dirty(const std::string& name);
 
   // The earliest retry deadline of a failed endpoint, if any.
   std::optional<Clock::time_point> next_retry() const;

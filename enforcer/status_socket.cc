@@ -5,9 +5,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <vector>
 
 namespace bulkhead::daemon {
 namespace {
@@ -22,7 +24,7 @@ bool fill_addr(const std::string& path, sockaddr_un* sa) {
 
 }  // namespace
 
-Result<StatusSocket> StatusSocket::listen(const std::string& path) {
+Result<StatusSocket> StatusSocket::listen(const std::string& path, long gid) {
   sockaddr_un sa;
   if (!fill_addr(path, &sa)) return make_error("status socket " + path, "path too long");
   std::error_code ec;
@@ -30,19 +32,25 @@ Result<StatusSocket> StatusSocket::listen(const std::string& path) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return make_error("status socket " + path, "socket", errno);
   ::unlink(path.c_str());  // a stale socket of a previous run
-  // Created with no permissions for anyone but the owner from the first moment.
+  // Created with no permissions for anyone but the owner from the first moment; the group gets
+  // its access only once the socket carries that group.
   mode_t old = ::umask(0177);
   int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
   ::umask(old);
+  if (rc == 0 && gid >= 0) {
+    rc = ::chown(path.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(gid));
+    if (rc == 0) rc = ::chmod(path.c_str(), 0660);
+  }
   if (rc != 0 || ::listen(fd, 16) != 0) {
     int err = errno;
     ::close(fd);
     return make_error("status socket " + path, "bind/listen", err);
   }
-  return StatusSocket(fd, path);
+  return StatusSocket(fd, path, gid);
 }
 
-StatusSocket::StatusSocket(StatusSocket&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)) {
+StatusSocket::StatusSocket(StatusSocket&& o) noexcept
+    : fd_(o.fd_), path_(std::move(o.path_)), gid_(o.gid_) {
   o.fd_ = -1;
 }
 
@@ -52,14 +60,34 @@ StatusSocket::~StatusSocket() {
   ::unlink(path_.c_str());
 }
 
+bool StatusSocket::authorised(int conn) const {
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return false;
+  if (cred.uid == 0) return true;
+  if (gid_ < 0) return false;
+  if (cred.gid == static_cast<gid_t>(gid_)) return true;
+  std::vector<gid_t> groups(64);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (::getsockopt(conn, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) == 0) {
+      groups.resize(len / sizeof(gid_t));
+      return std::find(groups.begin(), groups.end(), static_cast<gid_t>(gid_)) != groups.end();
+    }
+    if (errno != ERANGE) return false;
+    groups.resize(len / sizeof(gid_t) + 1);  // the kernel said how much it needs
+  }
+  return false;
+}
+
 void StatusSocket::serve_one(const std::function<std::string()>& document) {
   int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
   if (c < 0) return;
-  ucred cred{};
-  socklen_t len = sizeof(cred);
   std::string reply;
-  if (::getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != 0) {
-    reply = "{\"error\":\"permission denied: only root may read bulkheadd's status\"}\n";
+  if (!authorised(c)) {
+    reply = gid_ < 0 ? "{\"error\":\"permission denied: only root may read bulkheadd's status\"}\n"
+                     : "{\"error\":\"permission denied: only root and the status group may read "
+                       "bulkheadd's status\"}\n";
   } else {
     reply = document();
   }

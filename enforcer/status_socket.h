@@ -1,6 +1,8 @@
 // The daemon's status socket: a unix stream socket (mode 0600) answering each connection with
 // one JSON document and closing it. Only root (uid 0) may ask; the peer's credentials are
-// checked with SO_PEERCRED. There is no command channel: status is read-only.
+// checked with SO_PEERCRED. With a status group the socket is mode 0660 with that group, and a
+// peer whose primary or supplementary groups (SO_PEERGROUPS) include it may ask too. There is no
+// command channel: status is read-only.
 #pragma once
 
 #include <functional>
@@ -12,7 +14,8 @@ namespace bulkhead::daemon {
 
 class StatusSocket {
  public:
-  static Result<StatusSocket> listen(const std::string& path);
+  // `gid` < 0: root only. The process must be a member of `gid` (see join_group()).
+  static Result<StatusSocket> listen(const std::string& path, long gid = -1);
   StatusSocket(StatusSocket&& o) noexcept;
   StatusSocket& operator=(StatusSocket&&) = delete;
   StatusSocket(const StatusSocket&) = delete;
@@ -24,9 +27,11 @@ class StatusSocket {
   void serve_one(const std::function<std::string()>& document);
 
  private:
-  StatusSocket(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  StatusSocket(int fd, std::string path, long gid) : fd_(fd), path_(std::move(path)), gid_(gid) {}
+  bool authorised(int conn) const;
   int fd_ = -1;
   std::string path_;
+  long gid_ = -1;
 };
 
 // Client side, for `bulkhead status`: connects, reads the whole document.

@@ -242,8 +242,9 @@ void check_selects_nothing(const PolicySet& ps, const Endpoints& inv, Diagnostic
       if (const auto* e = std::get_if<EndpointPeer>(&p.what)) use(e->group, e->pods, p.pos);
   }
   for (const auto& [name, g] : groups) {
-    const bool hit = std::any_of(inv.begin(), inv.end(),
-                                 [&](const Endpoint& e) { return g.selector.matches(e.labels); });
+    const bool hit = std::any_of(inv.begin(), inv.end(), [&g = g](const Endpoint& e) {
+      return g.selector.matches(e.labels);
+    });
     if (hit) continue;
     out.push_back(warning(g.defined ? *g.defined : *g.used,
                           "group \"" + name + "\" (" + g.selector.canonical() +
@@ -327,6 +328,9 @@ void check_bandwidth(const PolicySet& ps, const Endpoints& inv, Diagnostics& out
   }
 }
 
+// docs/security.md, Tampering: such endpoints are watched and repaired, not prevented.
+constexpr const char* kRepairLoop = "its isolation depends on bulkheadd's repair loop";
+
 void check_unsafe_endpoints(const Endpoints& inv, Diagnostics& out) {
   for (const auto& e : inv) {
     const std::string who = "endpoint \"" + e.name + "\"";
@@ -337,13 +341,16 @@ void check_unsafe_endpoints(const Endpoints& inv, Diagnostics& out) {
                             "unsafe-endpoint"));
     }
     if (e.privileged) {
-      out.push_back(warning(e.pos,
-                            who + " is privileged: it can change or remove its own nftables rules",
-                            "unsafe-endpoint"));
+      out.push_back(warning(
+          e.pos,
+          who + " is privileged: it can change or remove its own nftables rules; " + kRepairLoop,
+          "unsafe-endpoint"));
     }
     if (e.net_admin) {
       out.push_back(
-          warning(e.pos, who + " has CAP_NET_ADMIN: it can change or remove its own nftables rules",
+          warning(e.pos,
+                  who + " has CAP_NET_ADMIN: it can change or remove its own nftables rules; " +
+                      kRepairLoop,
                   "unsafe-endpoint"));
     }
   }

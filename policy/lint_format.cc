@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "policy/limits.h"
 #include "policy/lint.h"
 
 namespace bulkhead::policy {
@@ -21,21 +22,31 @@ Diagnostics sorted(const Diagnostics& diags) {
 const char* severity_name(Severity s) { return s == Severity::error ? "error" : "warning"; }
 
 // Source lines of the files diagnostics point into, read once each; an unreadable file gives
-// no lines and the diagnostic is printed without its excerpt.
+// no lines and the diagnostic is printed without its excerpt. So does a file over the size limit
+// (it was refused unread) and a line that is binary or too long to be worth echoing.
 class SourceLines {
  public:
   const std::string* line(const std::string& file, int n) {
     auto it = files_.find(file);
     if (it == files_.end()) it = files_.emplace(file, read(file)).first;
     if (n < 1 || static_cast<size_t>(n) > it->second.size()) return nullptr;
-    return &it->second[static_cast<size_t>(n) - 1];
+    const std::string& l = it->second[static_cast<size_t>(n) - 1];
+    constexpr size_t kMaxExcerpt = 1024;
+    if (l.size() > kMaxExcerpt || std::any_of(l.begin(), l.end(), [](char c) {
+          const auto u = static_cast<unsigned char>(c);
+          return (u < 0x20 && c != '\t') || u == 0x7f;
+        })) {
+      return nullptr;
+    }
+    return &l;
   }
 
  private:
   static std::vector<std::string> read(const std::string& file) {
     std::vector<std::string> lines;
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return lines;
+    std::ifstream in(file, std::ios::binary | std::ios::ate);
+    if (!in || static_cast<size_t>(in.tellg()) > limits::kMaxFileBytes) return lines;
+    in.seekg(0);
     std::string l;
     while (std::getline(in, l)) {
       if (!l.empty() && l.back() == '\r') l.pop_back();
@@ -76,6 +87,8 @@ const std::map<std::string, std::string>& rule_descriptions() {
       {"unreadable-file", "A file or directory that cannot be read."},
       {"empty-directory", "A directory without policy files."},
       {"too-complex", "A document too large to check."},
+      {"too-large", "A value, list, document count or plan beyond one of bulkhead's limits."},
+      {"file-too-large", "A file larger than bulkhead reads; it was not read."},
   };
   return d;
 }

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <system_error>
+#include <utility>
 
+#include "policy/limits.h"
 #include "policy/load_file.h"
 #include "policy/load_state.h"
 
@@ -14,6 +16,14 @@ using yaml::Source;
 
 bool register_policy(Source& src, LoadState& st, const std::string& name, const SourcePos& at,
                      const std::string& kind) {
+  if (st.policy_names.size() >= limits::kMaxPolicies) {
+    if (!std::exchange(st.too_many_reported, true)) {
+      src.error(at, "too-large",
+                "more than " + std::to_string(limits::kMaxPolicies) +
+                    " policies in the loaded files (the limit)");
+    }
+    return false;
+  }
   auto [it, fresh] = st.policy_names.emplace(kind + "\n" + name, at);
   if (!fresh) {
     src.error(at, "duplicate-policy",
@@ -21,6 +31,18 @@ bool register_policy(Source& src, LoadState& st, const std::string& name, const 
                   it->second.to_string() + ")");
   }
   return fresh;
+}
+
+bool count_rules(Source& src, LoadState& st, size_t n, const SourcePos& at) {
+  st.written_rules += n;
+  if (st.written_rules <= limits::kMaxRules) return true;
+  if (!std::exchange(st.too_many_reported, true)) {
+    src.error(at, "too-large",
+              "more than " + std::to_string(limits::kMaxRules) +
+                  " allow rules in the loaded policies (the limit; this list brings the total to " +
+                  std::to_string(st.written_rules) + ")");
+  }
+  return false;
 }
 
 namespace {

@@ -1,12 +1,16 @@
 #include "policy/load_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/eventhandler.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <sstream>
+
+#include "policy/limits.h"
 
 namespace bulkhead::policy {
 namespace {
@@ -25,49 +29,92 @@ class Fd {
   int fd_;
 };
 
-// Policies are small; a limit keeps a mistaken path (a disk image, /dev/zero) from eating memory.
-constexpr size_t kMaxFileBytes = 64 << 20;
-
-// yaml-cpp 0.7 loops forever, emitting events, on some malformed input (a document that starts
-// with ','). A first pass counts events: real YAML makes far fewer events than it has bytes
-// times four, so a pass that exceeds that is stopped and reported instead of hanging.
-class ProgressGuard : public YAML::EventHandler {
+// A first parser pass that builds nothing, so that limits hold before yaml-cpp's tree (about 90
+// bytes per byte of text) is built. It also stops yaml-cpp 0.7 where it loops forever, emitting
+// events, on some malformed input (a document that starts with ','): real YAML makes far fewer
+// events than it has bytes times four, so a pass that exceeds that is reported as stuck.
+class FirstPass : public YAML::EventHandler {
  public:
-  struct Stuck {};
-  explicit ProgressGuard(size_t limit) : limit_(limit) {}
+  struct Stop {
+    std::string rule;
+    std::string message;
+  };
+  explicit FirstPass(size_t stuck_after) : stuck_after_(stuck_after) {}
   const YAML::Mark& last() const { return last_; }
 
-  void OnDocumentStart(const YAML::Mark& m) override { tick(m); }
-  void OnDocumentEnd() override { tick(); }
-  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { tick(m); }
-  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { tick(m); }
-  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                const std::string&) override {
+  void OnDocumentStart(const YAML::Mark& m) override {
     tick(m);
+    if (++documents_ > limits::kMaxDocuments) {
+      throw Stop{"too-large", "more than " + std::to_string(limits::kMaxDocuments) +
+                                  " documents in one file (the limit)"};
+    }
+  }
+  void OnDocumentEnd() override { tick(); }
+  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { node(m); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { node(m); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                const std::string& value) override {
+    node(m);
+    if (value.size() > limits::kMaxScalarBytes) {
+      throw Stop{"too-large", "a value of " + std::to_string(value.size()) +
+                                  " bytes exceeds the limit of " +
+                                  std::to_string(limits::kMaxScalarBytes) + " bytes"};
+    }
   }
   void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
                        YAML::EmitterStyle::value) override {
-    tick(m);
+    open(m);
   }
-  void OnSequenceEnd() override { tick(); }
+  void OnSequenceEnd() override { close(); }
   void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
                   YAML::EmitterStyle::value) override {
-    tick(m);
+    open(m);
   }
-  void OnMapEnd() override { tick(); }
+  void OnMapEnd() override { close(); }
 
  private:
+  void node(const YAML::Mark& m) {
+    tick(m);
+    if (++nodes_ > limits::kMaxNodes) {
+      throw Stop{"too-large", "more than " + std::to_string(limits::kMaxNodes) +
+                                  " YAML nodes in one file (the limit); split the policies "
+                                  "into several files or write fewer, broader rules"};
+    }
+  }
+  void open(const YAML::Mark& m) {
+    node(m);
+    if (++depth_ > limits::kMaxDepth) {
+      throw Stop{"too-large", "maps and lists nested more than " +
+                                  std::to_string(limits::kMaxDepth) + " levels deep (the limit)"};
+    }
+  }
+  void close() {
+    tick();
+    if (depth_ > 0) --depth_;
+  }
   void tick(const YAML::Mark& m) {
     last_ = m;
     tick();
   }
   void tick() {
-    if (++count_ > limit_) throw Stuck{};
+    if (++events_ > stuck_after_) {
+      throw Stop{"yaml-syntax",
+                 "YAML syntax error: the parser cannot make sense of the text from here (a stray "
+                 "',' or a similar flow indicator outside [] or {}?)"};
+    }
   }
-  size_t limit_;
-  size_t count_ = 0;
+  size_t stuck_after_;
+  size_t events_ = 0, nodes_ = 0, depth_ = 0, documents_ = 0;
   YAML::Mark last_ = YAML::Mark::null_mark();
 };
+
+Diagnostic too_large(const std::string& path, size_t bytes) {
+  return Diagnostic{SourcePos{path, 1, 1}, Severity::error,
+                    std::to_string(bytes) + " bytes exceeds the limit of " +
+                        std::to_string(limits::kMaxFileBytes) +
+                        " bytes for a policy or inventory file",
+                    "file-too-large"};
+}
 
 }  // namespace
 
@@ -80,6 +127,13 @@ std::optional<std::string> read_file(const std::string& path, Diagnostics& out) 
   };
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return fail(errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return fail(errno);
+  if (S_ISDIR(st.st_mode)) return fail(EISDIR);
+  if (st.st_size > 0 && static_cast<uint64_t>(st.st_size) > limits::kMaxFileBytes) {
+    out.push_back(too_large(path, static_cast<size_t>(st.st_size)));
+    return std::nullopt;
+  }
   std::string text;
   char buf[65536];
   for (;;) {
@@ -87,8 +141,12 @@ std::optional<std::string> read_file(const std::string& path, Diagnostics& out) 
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return fail(errno);
     if (n == 0) break;
+    // Pipes and /proc files report no size; a file may also grow while it is read.
+    if (text.size() + static_cast<size_t>(n) > limits::kMaxFileBytes) {
+      out.push_back(too_large(path, text.size() + static_cast<size_t>(n)));
+      return std::nullopt;
+    }
     text.append(buf, static_cast<size_t>(n));
-    if (text.size() > kMaxFileBytes) return fail(EFBIG);
   }
   return text;
 }
@@ -116,14 +174,12 @@ std::optional<std::vector<YAML::Node>> parse_documents(yaml::Source& src, std::s
     const std::string copy(text);
     std::istringstream in(copy);
     YAML::Parser parser(in);
-    ProgressGuard guard(copy.size() * 4 + 16);
+    FirstPass first(copy.size() * 4 + 16);
     try {
-      while (parser.HandleNextDocument(guard)) {
+      while (parser.HandleNextDocument(first)) {
       }
-    } catch (const ProgressGuard::Stuck&) {
-      src.error(src.pos(guard.last()), "yaml-syntax",
-                "YAML syntax error: the parser cannot make sense of the text from here (a stray "
-                "',' or a similar flow indicator outside [] or {}?)");
+    } catch (const FirstPass::Stop& stop) {
+      src.error(src.pos(first.last()), stop.rule, stop.message);
       return std::nullopt;
     }
     return YAML::LoadAll(copy);

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <map>
 
+#include "policy/limits.h"
 #include "policy/load.h"
 #include "policy/load_file.h"
 #include "policy/yaml_source.h"
@@ -68,6 +69,18 @@ std::optional<Endpoint> load_endpoint(Source& src, const YAML::Node& n, const So
     src.error(name->value_pos, "invalid-name", "endpoint name must not be empty");
     return std::nullopt;
   }
+  if (nm->size() > limits::kMaxNameBytes) {
+    src.error(name->value_pos, "too-large",
+              "endpoint name of " + std::to_string(nm->size()) + " bytes exceeds the limit of " +
+                  std::to_string(limits::kMaxNameBytes));
+    return std::nullopt;
+  }
+  if (ns->size() > limits::kMaxPathBytes) {
+    src.error(netns->value_pos, "too-large",
+              "netns path of " + std::to_string(ns->size()) + " bytes exceeds the limit of " +
+                  std::to_string(limits::kMaxPathBytes));
+    return std::nullopt;
+  }
   if (ns->empty() || ns->front() != '/') {
     src.error(
         netns->value_pos, "invalid-value",
@@ -82,7 +95,17 @@ std::optional<Endpoint> load_endpoint(Source& src, const YAML::Node& n, const So
     if (!lm) return std::nullopt;
     for (const auto& l : lm->fields()) {
       auto v = l.is_null() ? std::optional<std::string>("") : yaml::scalar(src, l, "a label value");
-      if (v) {
+      if (l.name.size() > limits::kMaxLabelKeyBytes) {
+        src.error(l.key_pos, "too-large",
+                  "label key of " + std::to_string(l.name.size()) + " bytes exceeds the limit of " +
+                      std::to_string(limits::kMaxLabelKeyBytes));
+        ok = false;
+      } else if (v && v->size() > limits::kMaxLabelValueBytes) {
+        src.error(l.value_pos, "too-large",
+                  "label value of " + std::to_string(v->size()) + " bytes exceeds the limit of " +
+                      std::to_string(limits::kMaxLabelValueBytes));
+        ok = false;
+      } else if (v) {
         e.labels[l.name] = *v;
       } else {
         ok = false;

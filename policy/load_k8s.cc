@@ -343,12 +343,12 @@ void load_network_policy(Source& src, const YAML::Node& doc, LoadState& st) {
   std::vector<YAML::Node> in_rules, out_rules;
   if (ingress) {
     auto list = yaml::items(src, *ingress, "a list of ingress rules");
-    if (!list) return;
+    if (!list || !count_rules(src, st, list->size(), ingress->value_pos)) return;
     in_rules = std::move(*list);
   }
   if (egress) {
     auto list = yaml::items(src, *egress, "a list of egress rules");
-    if (!list) return;
+    if (!list || !count_rules(src, st, list->size(), egress->value_pos)) return;
     out_rules = std::move(*list);
   }
   // Kubernetes defaulting: Ingress always; Egress only when there are egress rules.

@@ -395,7 +395,7 @@ void load_native_policy(Source& src, const YAML::Node& doc, LoadState& st) {
   }
   if (const Field* allow = sm->get("allow")) {
     auto rules = yaml::items(src, *allow, "a list of allow rules");
-    if (rules) {
+    if (rules && count_rules(src, st, rules->size(), allow->value_pos)) {
       for (const auto& r : *rules) {
         load_rule(src, r, yaml::item_pos(src, r, allow->value_pos), origin, st);
       }

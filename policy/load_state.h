@@ -48,6 +48,8 @@ struct LoadState {
   std::vector<NativeRule> native_rules;           // resolved against `groups` at the end
   std::map<std::string, SourcePos> policy_names;  // duplicate-policy detection
   std::map<std::string, SourcePos> namespace_names;
+  size_t written_rules = 0;  // native allow entries and NetworkPolicy ingress/egress entries
+  bool too_many_reported = false;
 };
 
 // Selector fields: a string in the selector syntax (native only) or a map with matchLabels and
@@ -67,7 +69,12 @@ void load_namespace(yaml::Source& src, const YAML::Node& doc, LoadState& st);
 // Turns native rules into AllowRules once every document is loaded.
 void resolve_native(LoadState& st);
 
+// Adds `n` written rules (a policy's allow, ingress or egress list at `at`); past
+// limits::kMaxRules reports too-large once and returns false, and the rules are not loaded.
+bool count_rules(yaml::Source& src, LoadState& st, size_t n, const SourcePos& at);
+
 // Records a policy name; reports duplicate-policy (and returns false) when it was seen before.
+// Past limits::kMaxPolicies, reports too-large and returns false.
 bool register_policy(yaml::Source& src, LoadState& st, const std::string& name, const SourcePos& at,
                      const std::string& kind);
 

@@ -74,7 +74,7 @@ struct Origin {
   std::string policy;  // native: policy name; Kubernetes: "namespace/name"
   std::string kind;    // "Policy" or "NetworkPolicy"
   SourcePos pos;       // the policy document (for isolation) or the rule (for allow rules)
-  bool audit = false;  // issue 6: counted and logged, never dropped
+  bool audit = false;  // audit mode: never enforced; what it would deny is counted and logged
 };
 
 // The endpoints a policy entry applies to.

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "policy/limits.h"
+
 namespace bulkhead::policy::yaml {
 
 size_t edit_distance(std::string_view a, std::string_view b) {
@@ -88,18 +90,36 @@ void Source::warning(const SourcePos& at, std::string rule, std::string message)
   out_->push_back(Diagnostic{at, Severity::warning, std::move(message), std::move(rule)});
 }
 
-bool Source::spend() {
-  if (budget_ > 0) {
-    --budget_;
+Source::Source(std::string file, std::string_view text, Diagnostics* out)
+    : file_(std::move(file)), text_(text), out_(out), budget_(limits::kMaxVisits) {}
+
+bool Source::spend(size_t units) {
+  if (units <= budget_) {
+    budget_ -= units;
     return true;
   }
+  budget_ = 0;
   if (!exhausted_reported_) {
     exhausted_reported_ = true;
     error(SourcePos{file_, 1, 1}, "too-complex",
-          "document is too large to check (more than 200000 maps and lists, counting aliases)");
+          "document is too large to check (more than " + std::to_string(limits::kMaxVisits) +
+              " map entries and list items, aliases expanded)");
   }
   return false;
 }
+
+namespace {
+
+// Lists and maps longer than limits::kMaxItems are refused at their position.
+bool within_item_limit(Source& src, const YAML::Node& n, const SourcePos& at) {
+  if (n.size() <= limits::kMaxItems) return true;
+  src.error(at, "too-large",
+            std::string(n.IsMap() ? "a map of " : "a list of ") + std::to_string(n.size()) +
+                " entries exceeds the limit of " + std::to_string(limits::kMaxItems));
+  return false;
+}
+
+}  // namespace
 
 namespace {
 
@@ -118,7 +138,7 @@ std::optional<Map> open_impl(Source& src, const YAML::Node& n, const SourcePos& 
     src.error(at, "wrong-type", "expected " + std::string(expected) + ", got " + describe(n));
     return std::nullopt;
   }
-  if (!src.spend()) return std::nullopt;
+  if (!within_item_limit(src, n, at) || !src.spend(1 + n.size())) return std::nullopt;
   std::set<std::string> seen;
   for (auto it = n.begin(); it != n.end(); ++it) {
     Field f;
@@ -208,7 +228,9 @@ std::optional<std::vector<YAML::Node>> items(Source& src, const Field& f,
               "expected " + std::string(expected) + ", got " + describe(f.value));
     return std::nullopt;
   }
-  if (!src.spend()) return std::nullopt;
+  if (!within_item_limit(src, f.value, f.value_pos) || !src.spend(1 + f.value.size())) {
+    return std::nullopt;
+  }
   std::vector<YAML::Node> out;
   for (const auto& x : f.value) out.push_back(x);
   return out;

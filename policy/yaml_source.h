@@ -24,8 +24,7 @@ std::string describe(const YAML::Node& n);
 
 class Source {
  public:
-  Source(std::string file, std::string_view text, Diagnostics* out)
-      : file_(std::move(file)), text_(text), out_(out) {}
+  Source(std::string file, std::string_view text, Diagnostics* out);
 
   const std::string& file() const { return file_; }
   SourcePos pos(const YAML::Node& n) const;
@@ -37,15 +36,16 @@ class Source {
   void error(const SourcePos& at, std::string rule, std::string message);
   void warning(const SourcePos& at, std::string rule, std::string message);
 
-  // Aliases let a small file describe an exponentially large tree: every map or list visited
-  // spends one unit, and an exhausted budget is reported once and stops the walk.
-  bool spend();
+  // Aliases let a small file describe an exponentially large tree: every map entry and list item
+  // visited spends one unit (limits::kMaxVisits per file), and an exhausted budget is reported
+  // once and stops the walk.
+  bool spend(size_t units = 1);
 
  private:
   std::string file_;
   std::string_view text_;
   Diagnostics* out_;
-  size_t budget_ = 200000;
+  size_t budget_;
   bool exhausted_reported_ = false;
 };
 

@@ -7,6 +7,7 @@ pkgs=(
   libnftnl-dev libmnl-dev libnl-3-dev libnl-route-3-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libboost-program-options-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libgraphviz-dev libxml2-utils
   clang-14 libclang-rt-14-dev
   nftables iproute2 iperf3 procps kmod
   docker.io busybox-static podman jq prometheus-cpp-dev libcap-ng-dev

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <string>
@@ -192,6 +194,41 @@ TEST(DockerJson, TruncatedAndCorruptedResponsesNeverCrash) {
   // Most corruptions land in strings and leave valid JSON; both outcomes must have happened.
   EXPECT_GT(parsed, 0);
   EXPECT_LT(parsed, 2000);
+}
+
+// Inputs the fuzzer found or that were written to attack the parsers (tests/fuzz/regressions/
+// docker): each gives the same definite answer every time, never a crash, hang or exception.
+TEST(DockerJson, FuzzRegressionsGiveDefiniteAnswers) {
+  const std::string dir = std::string(BULKHEAD_SOURCE_DIR) + "/tests/fuzz/regressions/docker/";
+  auto outcome = [](const auto& r) { return r.ok() ? std::string("ok") : r.error().to_string(); };
+  const std::map<std::string, std::vector<std::string>> want = {
+      // list, inspect, event
+      {"lone-surrogate-event.json",
+       {"docker list: not JSON", "docker inspect: not JSON", "docker event: not JSON"}},
+      {"nested-20k-arrays.json",
+       {"docker list: [0]: expected an object", "docker inspect: expected an object",
+        "docker event: expected an object"}},
+      {"nested-inspect-networks.json",
+       {"docker list: expected an array", "ok", "docker event: .Type: missing"}},
+      {"number-overflow-and-nul.json",
+       {"docker list: not JSON", "docker inspect: not JSON", "docker event: not JSON"}},
+  };
+  size_t seen = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    std::ifstream in(e.path(), std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::vector<std::string> got = {outcome(parse_container_list(text)),
+                                          outcome(parse_container_inspect(text)),
+                                          outcome(parse_event(text))};
+    (void)parse_error_message(text);
+    auto it = want.find(name);
+    ASSERT_NE(it, want.end()) << name << ": add its expected outcome here: " << got[0] << " | "
+                              << got[1] << " | " << got[2];
+    EXPECT_EQ(got, it->second) << name;
+    ++seen;
+  }
+  EXPECT_EQ(seen, want.size());
 }
 
 std::vector<ContainerInfo> captured() {

@@ -237,14 +237,17 @@ TEST(LintRules, UnsafeEndpointsAtTheirInventoryEntry) {
   priv.net_admin = true;
   priv.pos = at(8, 5, "inv.yaml");
   const Endpoints inv{host, priv, endpoint("fine", "app=c", {})};
-  EXPECT_EQ(render(lint(PolicySet{}, &inv)),
-            (Lines{"inv.yaml:2:5: warning: endpoint \"host-net\" uses the host's network "
-                   "namespace: it cannot be segmented, and bulkhead never programs the host's "
-                   "namespace for it [unsafe-endpoint]",
-                   "inv.yaml:8:5: warning: endpoint \"priv\" has CAP_NET_ADMIN: it can change or "
-                   "remove its own nftables rules [unsafe-endpoint]",
-                   "inv.yaml:8:5: warning: endpoint \"priv\" is privileged: it can change or "
-                   "remove its own nftables rules [unsafe-endpoint]"}));
+  EXPECT_EQ(
+      render(lint(PolicySet{}, &inv)),
+      (Lines{"inv.yaml:2:5: warning: endpoint \"host-net\" uses the host's network "
+             "namespace: it cannot be segmented, and bulkhead never programs the host's "
+             "namespace for it [unsafe-endpoint]",
+             "inv.yaml:8:5: warning: endpoint \"priv\" has CAP_NET_ADMIN: it can change or "
+             "remove its own nftables rules; its isolation depends on bulkheadd's repair loop "
+             "[unsafe-endpoint]",
+             "inv.yaml:8:5: warning: endpoint \"priv\" is privileged: it can change or "
+             "remove its own nftables rules; its isolation depends on bulkheadd's repair loop "
+             "[unsafe-endpoint]"}));
 }
 
 }  // namespace
@@ -296,7 +299,8 @@ spec:
   EXPECT_EQ(
       render(lint(pl.set, &inv.endpoints)),
       (Lines{"inventory.yaml:6:5: warning: endpoint \"web-1\" is privileged: it can change or "
-             "remove its own nftables rules [unsafe-endpoint]",
+             "remove its own nftables rules; its isolation depends on bulkheadd's repair loop "
+             "[unsafe-endpoint]",
              "shop.yaml:11:5: warning: group \"ghost\" (app=ghost) selects no endpoint of the "
              "inventory [selects-nothing]",
              "shop.yaml:14:7: warning: rule is shadowed by the rule at shop.yaml:17:7: its peers "
