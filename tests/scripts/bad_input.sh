@@ -13,16 +13,7 @@ src=$2
 source "$src/scripts/netlab.sh"
 source "$src/tests/scripts/lib/common.sh"
 
-prefix=bhbad$$
-work=$(mktemp -d)
-daemon_pid=
-cleanup() {
-  set +e
-  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-  netlab_down "$prefix"
-  rm -rf "$work"
-}
-trap cleanup EXIT
+lab_begin bhbad$$
 
 netlab_up "$prefix" a=198.18.0.2 b=198.18.0.3 c=198.18.0.4
 mkdir "$work/policy" "$work/bad"

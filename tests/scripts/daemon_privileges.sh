@@ -12,16 +12,7 @@ source "$src/scripts/netlab.sh"
 source "$src/tests/scripts/lib/common.sh"
 
 [ "$(id -u)" = 0 ] || fail "needs root"
-prefix=bhp$$
-work=$(mktemp -d)
-daemon_pid=
-cleanup() {
-  set +e
-  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-  netlab_down "$prefix"
-  rm -rf "$work"
-}
-trap cleanup EXIT
+lab_begin bhp$$
 
 netlab_up "$prefix" a=198.18.0.2 b=198.18.0.3
 inventory() {  # NAME...

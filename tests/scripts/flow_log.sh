@@ -12,16 +12,7 @@ src=$2
 source "$src/scripts/netlab.sh"
 source "$src/tests/scripts/lib/common.sh"
 
-prefix=bhf$$
-work=$(mktemp -d)
-daemon_pid=
-cleanup() {
-  set +e
-  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-  netlab_down "$prefix"
-  rm -rf "$work"
-}
-trap cleanup EXIT
+lab_begin bhf$$
 
 # Documented in docs/daemon.md: the kernel logs at most burst + rate x seconds per chain; the
 # daemon stays under this resident size on a small lab, flood or not.

@@ -16,3 +16,18 @@ wait_for() {
 has_table() { ip netns exec "$1" nft list table inet bulkhead >/dev/null 2>&1; }
 expect_table() { has_table "$1" || fail "no inet bulkhead table in $1"; }
 expect_no_table() { ! has_table "$1" || fail "unexpected inet bulkhead table in $1"; }
+# lab_begin PREFIX: for a test that runs bulkheadd on a lab of namespaces PREFIX-* (scripts/netlab.sh
+# must be sourced). Sets $prefix, a scratch directory $work and $daemon_pid (empty until the test
+# starts the daemon); on exit, whatever happened, stops the daemon and removes the lab and $work.
+lab_begin() {
+  prefix=$1
+  work=$(mktemp -d)
+  daemon_pid=
+  trap lab_end EXIT
+}
+lab_end() {
+  set +e
+  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+  netlab_down "$prefix"
+  rm -rf "$work"
+}
