@@ -13,21 +13,12 @@ source "$src/tests/scripts/lib/common.sh"
 source "$src/tests/scripts/lib/ruleset.sh"
 
 N=60
-prefix=bhn$$
-work=$(mktemp -d /tmp/bhn.XXXXXX)
-daemon_pid=
-server_pid=
-cleanup() {
-  set +e
-  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+# The endpoint namespaces (no links) go in one batch; netlab_down then takes the rest.
+lab_extra_cleanup() {
   ip netns list | awk -v p="$prefix-e" 'index($1, p) == 1 {print "netns del " $1}' >"$work/del.batch"
   ip -force -batch "$work/del.batch" 2>/dev/null
-  netlab_down "$prefix"
-  rm -rf "$work"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+lab_begin bhn$$
 t_start=$(date +%s)
 
 netlab_up "$prefix" p1=198.18.0.2 p2=198.18.0.3

@@ -14,19 +14,7 @@ source "$src/scripts/netlab.sh"
 source "$src/tests/scripts/lib/common.sh"
 source "$src/tests/scripts/lib/ruleset.sh"
 
-prefix=bhp$$
-work=$(mktemp -d /tmp/bhp.XXXXXX)
-daemon_pid=
-server_pid=
-cleanup() {
-  set +e
-  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  netlab_down "$prefix"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+lab_begin bhp$$
 t_start=$(date +%s)
 
 netlab_up "$prefix" a=198.18.0.2 b=198.18.0.3 c=198.18.0.4

@@ -17,17 +17,22 @@ has_table() { ip netns exec "$1" nft list table inet bulkhead >/dev/null 2>&1; }
 expect_table() { has_table "$1" || fail "no inet bulkhead table in $1"; }
 expect_no_table() { ! has_table "$1" || fail "unexpected inet bulkhead table in $1"; }
 # lab_begin PREFIX: for a test that runs bulkheadd on a lab of namespaces PREFIX-* (scripts/netlab.sh
-# must be sourced). Sets $prefix, a scratch directory $work and $daemon_pid (empty until the test
-# starts the daemon); on exit, whatever happened, stops the daemon and removes the lab and $work.
+# must be sourced). Sets $prefix, a scratch directory $work, and $daemon_pid and $server_pid (empty
+# until the test starts them); on exit or a signal, whatever happened, stops both, runs the test's
+# own lab_extra_cleanup if it defines one, and removes the lab and $work.
 lab_begin() {
   prefix=$1
   work=$(mktemp -d)
   daemon_pid=
+  server_pid=
   trap lab_end EXIT
+  trap 'exit 130' INT TERM HUP
 }
 lab_end() {
   set +e
   [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  declare -F lab_extra_cleanup >/dev/null && lab_extra_cleanup
   netlab_down "$prefix"
   rm -rf "$work"
 }
