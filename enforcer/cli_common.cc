@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <iostream>
 
+#include "policy/lint.h"
+
 namespace bulkhead::cli {
 
 std::optional<po::variables_map> parse_args(const std::string& command, const Args& args,
@@ -48,6 +50,25 @@ std::optional<Loaded> load_inputs(const std::vector<std::string>& paths,
   Loaded l{policy::load_policies(paths), std::nullopt};
   if (!inventory_path.empty()) l.inventory = policy::load_inventory(inventory_path);
   return l;
+}
+
+std::optional<Loaded> load_inputs(const std::string& command, const po::variables_map& vm,
+                                  const po::options_description& opts) {
+  if (!vm.count("paths")) {
+    std::cerr << "bulkhead " << command << ": no policy PATH given\n\n" << opts;
+    return std::nullopt;
+  }
+  return load_inputs(vm["paths"].as<std::vector<std::string>>(), vm["inventory"].as<std::string>());
+}
+
+std::optional<Loaded> load_clean_inputs(const std::string& command, const po::variables_map& vm,
+                                        const po::options_description& opts) {
+  auto loaded = load_inputs(command, vm, opts);
+  if (loaded && policy::has_errors(loaded->all())) {
+    std::cerr << policy::format_text(loaded->all());
+    return std::nullopt;
+  }
+  return loaded;
 }
 
 }  // namespace bulkhead::cli

@@ -37,4 +37,12 @@ struct Loaded {
 std::optional<Loaded> load_inputs(const std::vector<std::string>& paths,
                                   const std::string& inventory_path);
 
+// The command's PATH... (at least one, else the usage is printed) and its --inventory, loaded.
+std::optional<Loaded> load_inputs(const std::string& command, const po::variables_map& vm,
+                                  const po::options_description& opts);
+// The same for commands that need a model that loaded cleanly: any error among the diagnostics is
+// printed and gives nullopt.
+std::optional<Loaded> load_clean_inputs(const std::string& command, const po::variables_map& vm,
+                                        const po::options_description& opts);
+
 }  // namespace bulkhead::cli

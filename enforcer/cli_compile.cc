@@ -15,18 +15,8 @@ int run_compile(const Args& args) {
       "endpoint", po::value<std::string>()->default_value(""), "print only this endpoint");
   auto vm = parse_args("compile", args, opts);
   if (!vm) return kExitUsage;
-  if (!vm->count("paths")) {
-    std::cerr << "bulkhead compile: no policy PATH given\n\n" << opts;
-    return kExitUsage;
-  }
-  auto loaded = load_inputs((*vm)["paths"].as<std::vector<std::string>>(),
-                            (*vm)["inventory"].as<std::string>());
+  auto loaded = load_clean_inputs("compile", *vm, opts);
   if (!loaded) return kExitUsage;
-  const auto diags = loaded->all();
-  if (policy::has_errors(diags)) {
-    std::cerr << policy::format_text(diags);
-    return kExitUsage;
-  }
 
   const auto plan = policy::compile(loaded->policies.set, loaded->inventory->endpoints);
   if (const auto refused = policy::check_plan_limits(plan, loaded->inventory->endpoints);

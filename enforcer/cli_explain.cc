@@ -23,10 +23,6 @@ int run_explain(const Args& args) {
       "one)")("json", po::bool_switch(), "print JSON");
   auto vm = parse_args("explain", args, opts);
   if (!vm) return kExitUsage;
-  if (!vm->count("paths")) {
-    std::cerr << "bulkhead explain: no policy PATH given\n\n" << opts;
-    return kExitUsage;
-  }
   const int family = (*vm)["family"].as<int>();
   if (family != 0 && family != 4 && family != 6) {
     std::cerr << "bulkhead explain: --family must be 4 or 6\n";
@@ -38,13 +34,8 @@ int run_explain(const Args& args) {
     std::cerr << "bulkhead explain: " << port.error().to_string() << "\n";
     return kExitUsage;
   }
-  auto loaded = load_inputs((*vm)["paths"].as<std::vector<std::string>>(),
-                            (*vm)["inventory"].as<std::string>());
+  auto loaded = load_clean_inputs("explain", *vm, opts);
   if (!loaded) return kExitUsage;
-  if (policy::has_errors(loaded->all())) {
-    std::cerr << policy::format_text(loaded->all());
-    return kExitUsage;
-  }
   auto query =
       policy::make_flow_query(loaded->inventory->endpoints, (*vm)["from"].as<std::string>(),
                               (*vm)["to"].as<std::string>(), *port, family);

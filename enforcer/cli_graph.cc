@@ -16,22 +16,13 @@ int run_graph(const Args& args) {
       "dot (Graphviz text) or svg (rendered in-process)");
   auto vm = parse_args("graph", args, opts);
   if (!vm) return kExitUsage;
-  if (!vm->count("paths")) {
-    std::cerr << "bulkhead graph: no policy PATH given\n\n" << opts;
-    return kExitUsage;
-  }
   const auto format = (*vm)["format"].as<std::string>();
   if (format != "dot" && format != "svg") {
     std::cerr << "bulkhead graph: --format must be dot or svg, not '" << format << "'\n";
     return kExitUsage;
   }
-  auto loaded = load_inputs((*vm)["paths"].as<std::vector<std::string>>(),
-                            (*vm)["inventory"].as<std::string>());
+  auto loaded = load_clean_inputs("graph", *vm, opts);
   if (!loaded) return kExitUsage;
-  if (policy::has_errors(loaded->all())) {
-    std::cerr << policy::format_text(loaded->all());
-    return kExitUsage;
-  }
   const std::string dot = policy::render_graph_dot(
       loaded->policies.set, loaded->inventory ? &loaded->inventory->endpoints : nullptr);
   if (format == "dot") {

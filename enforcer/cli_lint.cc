@@ -17,17 +17,12 @@ int run_lint(const Args& args) {
       "strict", po::bool_switch(), "warnings make the exit code 1");
   auto vm = parse_args("lint", args, opts);
   if (!vm) return kExitUsage;
-  if (!vm->count("paths")) {
-    std::cerr << "bulkhead lint: no policy PATH given\n\n" << opts;
-    return kExitUsage;
-  }
   const auto format = (*vm)["format"].as<std::string>();
   if (format != "text" && format != "json" && format != "sarif") {
     std::cerr << "bulkhead lint: --format must be text, json or sarif, not '" << format << "'\n";
     return kExitUsage;
   }
-  auto loaded = load_inputs((*vm)["paths"].as<std::vector<std::string>>(),
-                            (*vm)["inventory"].as<std::string>());
+  auto loaded = load_inputs("lint", *vm, opts);
   if (!loaded) return kExitUsage;
 
   policy::Diagnostics diags = loaded->all();

@@ -135,17 +135,8 @@ int run_verify(const Args& args) {
       "print what the policy allows, in the same matrix format, without probing");
   auto vm = parse_args("verify", args, opts);
   if (!vm) return kExitUsage;
-  if (!vm->count("paths")) {
-    std::cerr << "bulkhead verify: no policy PATH given\n\n" << opts;
-    return kExitUsage;
-  }
-  auto loaded = load_inputs((*vm)["paths"].as<std::vector<std::string>>(),
-                            (*vm)["inventory"].as<std::string>());
+  auto loaded = load_clean_inputs("verify", *vm, opts);
   if (!loaded) return kExitUsage;
-  if (policy::has_errors(loaded->all())) {
-    std::cerr << policy::format_text(loaded->all());
-    return kExitUsage;
-  }
   const auto& set = loaded->policies.set;
   const auto& endpoints = loaded->inventory->endpoints;
 
