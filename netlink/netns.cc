@@ -1,8 +1,10 @@
 #include "netlink/netns.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sched.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,7 +14,19 @@ namespace bulkhead::netlink {
 
 Result<NetnsHandle> NetnsHandle::open(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error("open netns " + path, "cannot open", errno);
+  if (fd < 0) {
+    int err = errno;
+    // `ip netns add` and `ip netns del` keep an empty mode-0 file at the path while they mount or
+    // unmount the namespace on it; without CAP_DAC_OVERRIDE (dropped by bulkheadd) opening that
+    // fails with EACCES. It is no namespace: say so, as absent, so that a release counts the
+    // namespace gone and an apply is retried, instead of reporting "Permission denied".
+    struct statfs fs {};
+    if (err == EACCES && ::statfs(path.c_str(), &fs) == 0 && fs.f_type != NSFS_MAGIC) {
+      return make_error("open netns " + path, "not a network namespace (being created or deleted)",
+                        ENOENT);
+    }
+    return make_error("open netns " + path, "cannot open", err);
+  }
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     int err = errno;

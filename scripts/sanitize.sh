@@ -4,6 +4,22 @@
 # take the build directory as an argument, so they drive the sanitized bulkhead and bulkheadd.
 #   ./scripts/sanitize.sh [CTEST_ARGS...]
 # Any sanitizer report fails the test it happens in (-fno-sanitize-recover=all, exit code 1).
+#
+# Every test of the regular suite runs here (policy_tests, netlink_tests, all script tests)
+# except those in NOT_SANITIZED, each for its reason:
+#   script.soak  asserts that the daemon's VmRSS after 3 minutes of churn is within 10 % + 2 MiB
+#                of its warm-up level; ASan keeps freed memory in its quarantine (up to 256 MiB)
+#                and maps shadow memory as it goes, so the check would measure the sanitizer.
+#                The same daemon code runs sanitized under churn in fault_netns and fault_sigkill.
+#   script.flow_log  asserts an absolute bound on the daemon's VmRSS (32 MiB) under a flood;
+#                the sanitized daemon was at 35-37 MiB there (shadow memory). The flow log's
+#                decoding and aggregation run sanitized in netlink_tests (NflogDecode.*,
+#                FlowAggregator.*, AuditLab.*).
+#   script.docker_tamper  its point is a timing target: the repair within 100 ms of the kernel's
+#                deletion event. The change monitor it relies on runs sanitized in netlink_tests
+#                (ChangeMonitor.*) and the daemon's tamper watch in every daemon test.
+# CI runs this from .ci/run. On the 2-core development machine under a load average of about 10
+# the ctest part took 25 minutes (the Docker engine tests and script tests are most of it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=build-asan
@@ -15,4 +31,5 @@ ninja -C "$dir"
 export ASAN_OPTIONS=detect_leaks=1:check_initialization_order=1:strict_init_order=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/sanitizer/lsan.supp:print_suppressions=0
-ctest --test-dir "$dir" --output-on-failure "$@"
+NOT_SANITIZED='^script\.(soak|flow_log|docker_tamper)$'
+ctest --test-dir "$dir" --output-on-failure -E "$NOT_SANITIZED" "$@"

@@ -189,7 +189,7 @@ done
 step "a good inventory converges: c joins group b and gets its table"
 sed "s/app: c}/app: b}/" "$work/inventory.good" >"$work/inventory.c-in-b"
 put "$work/inventory.c-in-b" "$work/inventory.yaml"
-wait_for 10 bash -c "ip netns exec $prefix-c nft list table inet bulkhead 2>/dev/null | grep -q 'tcp dport 8080'" ||
+wait_for 10 bash -c "ip netns exec $prefix-c nft list table inet bulkhead 2>/dev/null | grep 'tcp dport 8080' >/dev/null" ||
   fail "c not enforced after the good inventory: $(tail -c 1500 "$work/daemon.log")"
 wait_for 5 verify "$work/inventory.c-in-b" || fail "verdicts after converging: $(cat "$work/verify.out")"
 

@@ -44,7 +44,7 @@ all_enforced() {  # NAME...: each enforced in its current namespace
   for c in "$@"; do is_enforced "$sock" "$c" || return 1; done
 }
 has_rule() {  # PID TEXT: the namespace's table holds a rule matching TEXT
-  nsenter -t "$1" -n nft list table inet bulkhead 2>/dev/null | grep -q "$2"
+  nsenter -t "$1" -n nft list table inet bulkhead 2>/dev/null | grep "$2" >/dev/null
 }
 # Denied by the policy: blog-db-1 -> blog-app-1:9000 (db is isolated in egress, app admits only
 # proxy). tcp_probe: 0 connected, 1 refused (rules gone), 124 dropped.
@@ -103,7 +103,7 @@ engine_stopped_pid=$engine_pid
 t0=$(date +%s%N)
 wait_for 20 source_failing || fail "the stall is not reported in status"
 echo "stall reported $((($(date +%s%N) - t0) / 1000000)) ms after SIGSTOP: $(source_error)"
-"$build/bulkhead" status --status-socket "$sock" | grep -q "degraded" || fail "human status does not show it"
+"$build/bulkhead" status --status-socket "$sock" | grep "degraded" >/dev/null || fail "human status does not show it"
 grep -q '"msg":"docker source: engine unreachable' "$work/daemon.log" || fail "not logged"
 status_json "$sock" | jq -e '[.endpoints[] | select(.state == "enforced")] | length == 6' >/dev/null ||
   fail "endpoints not enforced during the stall: $(status_json "$sock" | jq -c '[.endpoints[] | {name, state}]')"

@@ -183,9 +183,9 @@ rss_after=$(rss)
 
 step "switching watch to enforce is one change: the audit flow is now dropped"
 sed -i 's/  mode: audit/  mode: enforce/' "$work/policy/watch.yaml"
-enforcing() { ip netns exec "$prefix-aud" nft list chain inet bulkhead ingress | grep -q "drop comment"; }
+enforcing() { ip netns exec "$prefix-aud" nft list chain inet bulkhead ingress | grep "drop comment" >/dev/null; }
 wait_for 5 enforcing || fail "aud's ingress chain was not switched to enforce"
-refused() { in_client timeout 1 bash -c 'echo >/dev/tcp/198.18.0.4/8080' 2>&1 | grep -q "Connection refused"; }
+refused() { in_client timeout 1 bash -c 'echo >/dev/tcp/198.18.0.4/8080' 2>&1 | grep "Connection refused" >/dev/null; }
 ! refused || fail "aud:8080 still answers after watch was switched to enforce"
 wait_for $((window_s + 5)) closed 198.18.0.4 tcp 8080 denied || fail "no denied record for aud after the switch: $(status_flows)"
 [ "$(records 198.18.0.4 tcp 8080 denied | jq -r .policy)" = watch ] || fail "deciding policy after the switch: $(records 198.18.0.4 tcp 8080 denied)"

@@ -71,7 +71,10 @@ dk run -d --name "$admin" --label role=admin --cap-add NET_ADMIN --network "$pre
 wait_for 10 is_enforced "$sock" "$admin" || fail "admin not enforced: $(tail -5 "$ENGINE/daemon.log")"
 apid=$(container_pid "$admin")
 peer_ip=$(dk inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$prefix-peer")
-has_htb() { nsenter -t "$apid" -n tc qdisc show dev eth0 | grep -q '^qdisc htb 1: root'; }
+# Not `grep -q`: tc writes each qdisc as it goes, so a grep that quits at the first match can
+# kill tc with SIGPIPE before its next line (the ingress qdisc), and pipefail then turns a found
+# htb into a failure.
+has_htb() { nsenter -t "$apid" -n tc qdisc show dev eth0 | grep '^qdisc htb 1: root' >/dev/null; }
 wait_for 5 has_htb || fail "no htb root qdisc on admin's eth0"
 status_json "$sock" >"$ENGINE/status.json"
 jq -e --arg n "$admin" '.endpoints[] | select(.name == $n) | .tamper_capable == true and .tamper_watch == true' \
@@ -116,7 +119,7 @@ echo "table restored ${nft_ns} ns after the flush (seen from inside the containe
 nsenter -t "$apid" -n nft list table inet bulkhead >/dev/null || fail "table missing seen from the host"
 
 step "tc qdisc del dev eth0 root inside the container: the qdisc comes back"
-tc_ns=$(measure "/usr/sbin/tc qdisc del dev eth0 root" "/usr/sbin/tc qdisc show dev eth0 | grep -q htb") ||
+tc_ns=$(measure "/usr/sbin/tc qdisc del dev eth0 root" "/usr/sbin/tc qdisc show dev eth0 | grep htb >/dev/null") ||
   fail "tc qdisc del: not restored (rc $?)"
 echo "root qdisc restored ${tc_ns} ns after the delete (seen from inside the container)"
 [ "$tc_ns" -lt 1000000000 ] || fail "qdisc restored after ${tc_ns} ns: $(grep -E 'tamper|restored' "$ENGINE/daemon.log")"
