@@ -15,6 +15,26 @@ std::string str(const nlohmann::ordered_json& j, const char* key) {
   return it->is_string() ? it->get<std::string>() : it->dump();
 }
 
+// --cluster: the store's health and one line per node, marking a policy that differs from ours.
+void print_cluster(const nlohmann::ordered_json& doc) {
+  const auto& c = doc["cluster"];
+  std::string urls;
+  for (const auto& u : c.value("etcd", nlohmann::ordered_json::array()))
+    urls += (urls.empty() ? "" : ",") + u.get<std::string>();
+  const std::string err = c.value("error", "");
+  std::cout << "cluster: node " << str(c, "node") << ", etcd " << urls << " "
+            << (c.value("connected", false) ? "connected" : "DISCONNECTED")
+            << (err.empty() ? "" : ": " + err) << "\n";
+  std::cout << "  revision " << str(c, "revision") << ", " << str(c, "remote_endpoints")
+            << " remote endpoints; this node's policy digest " << str(doc, "policy_digest") << "\n";
+  for (const auto& n : c.value("nodes", nlohmann::ordered_json::array())) {
+    const bool same = n.value("same_policy", false);
+    std::cout << "  " << std::left << std::setw(20) << str(n, "node") << " "
+              << str(n, "policy_digest") << " " << std::setw(5) << str(n, "endpoints")
+              << (same ? " same policy" : " POLICY DIFFERS") << "\n";
+  }
+}
+
 void print_human(const nlohmann::ordered_json& doc) {
   if (doc.contains("policies")) {
     std::cout << "policies:\n";
@@ -36,6 +56,7 @@ void print_human(const nlohmann::ordered_json& doc) {
                 << (err.empty() ? "" : ": " + err) << "\n";
     }
   }
+  if (doc.contains("cluster") && doc["cluster"].is_object()) print_cluster(doc);
   std::cout << "endpoints:\n";
   std::cout << "  " << std::left << std::setw(20) << "NAME" << std::setw(11) << "STATE"
             << std::setw(18) << "ADDRESS" << std::setw(10) << "APPLY-MS" << std::setw(10)

@@ -11,10 +11,12 @@
 #include <algorithm>
 #include <cstring>
 #include <iostream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "common/unique_fd.h"
+#include "enforcer/cluster_record.h"
 #include "enforcer/file_watch.h"
 #include "enforcer/log.h"
 #include "enforcer/status_socket.h"
@@ -132,20 +134,33 @@ bool Daemon::load_policies() {
   }
   policy_error_.clear();
   policies_ = std::move(load.set);
+  // What other nodes compare with theirs (docs/cluster.md). A file changed since it was read is
+  // seen by the reload its change triggers.
+  if (auto digest = cluster::policy_digest_of_files(load.files); digest.ok())
+    policy_digest_ = *digest;
+  else
+    log::warn("policy digest not computed", {{"error", digest.error().to_string()}});
   return true;
 }
 
 void Daemon::refresh_desired() {
-  policy::Endpoints all;
+  policy::Endpoints all, remote;
   std::vector<Unenforceable> unenforceable;
   for (auto& src : sources_) {
     Snapshot snap = src->snapshot();
     // No writes until every source has read its first full list: a partial view would remove
     // the tables of endpoints that simply were not listed yet.
     if (!snap.ready) return;
-    all.insert(all.end(), snap.endpoints.begin(), snap.endpoints.end());
+    auto& into = src.get() == cluster_ ? remote : all;
+    into.insert(into.end(), snap.endpoints.begin(), snap.endpoints.end());
     unenforceable.insert(unenforceable.end(), snap.unenforceable.begin(), snap.unenforceable.end());
   }
+  // Local endpoints only: remote ones carry the addresses their own node published.
+  fill_addresses(all);
+  // Publish after every refresh of the local endpoints; the source writes only what changed.
+  if (cluster_) cluster_->publish(all, policy_digest_);
+  all.insert(all.end(), std::make_move_iterator(remote.begin()),
+             std::make_move_iterator(remote.end()));
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   auto dup = std::adjacent_find(all.begin(), all.end(),
                                 [](const auto& a, const auto& b) { return a.name == b.name; });
@@ -154,7 +169,6 @@ void Daemon::refresh_desired() {
     log::error("endpoint defined by two sources", {{"endpoint", dup->name}});
     return;
   }
-  fill_addresses(all);
   auto plan = policy::compile(*policies_, all);
   // A plan beyond the limits is refused whole, before anything reaches the kernel: every
   // endpoint keeps what it has.
@@ -280,6 +294,12 @@ void Daemon::publish_endpoint_metrics() {
   metrics_->set_endpoints("unenforceable", static_cast<double>(unenforceable_.size()));
 }
 
+void Daemon::publish_cluster_metrics() {
+  if (!metrics_ || !cluster_) return;
+  auto st = cluster_->status();
+  metrics_->set_cluster(st.connected, static_cast<double>(st.remote_endpoints));
+}
+
 void Daemon::remember_error(const std::string& text) {
   recent_errors_.push_back(iso_time(std::chrono::system_clock::now()) + " " + text);
   while (recent_errors_.size() > kRecentErrors) recent_errors_.pop_front();
@@ -300,6 +320,25 @@ std::string Daemon::status_document() {
   doc["policy_load"] = {{"ok", policy_error_.empty()},
                         {"error", policy_error_},
                         {"since", policy_error_.empty() ? "" : iso_time(policy_error_since_)}};
+  doc["policy_digest"] = policy_digest_;
+  if (cluster_) {
+    auto st = cluster_->status();
+    nlohmann::ordered_json c;
+    c["node"] = opts_.cluster.node;
+    c["prefix"] = opts_.cluster.prefix;
+    c["etcd"] = opts_.cluster.urls;
+    c["connected"] = st.connected;
+    c["error"] = st.error;
+    c["revision"] = st.revision;
+    c["remote_endpoints"] = st.remote_endpoints;
+    auto& nodes = c["nodes"] = nlohmann::ordered_json::array();
+    for (const auto& n : st.nodes)
+      nodes.push_back({{"node", n.node},
+                       {"policy_digest", n.policy_digest},
+                       {"endpoints", n.endpoints},
+                       {"same_policy", n.policy_digest == policy_digest_}});
+    doc["cluster"] = std::move(c);
+  }
   auto& eps = doc["endpoints"] = nlohmann::ordered_json::array();
   for (const auto& [name, st] : reconciler_.endpoints()) {
     nlohmann::ordered_json e;
@@ -413,6 +452,20 @@ int Daemon::run() {
       sources_.push_back(std::move(docker));
     }
   }
+  if (!opts_.cluster.urls.empty()) {
+    ClusterSource::Options co;
+    co.urls = opts_.cluster.urls;
+    co.tls = {opts_.cluster.cacert, opts_.cluster.cert, opts_.cluster.key};
+    co.prefix = opts_.cluster.prefix;
+    co.node = opts_.cluster.node;
+    co.lease_ttl_s = opts_.cluster.lease_ttl_s;
+    // --once reads the membership but never writes it: nothing would keep its lease alive after
+    // the process exits, so its records would vanish a TTL later anyway (docs/cluster.md).
+    co.publish = !opts_.once;
+    auto cluster = std::make_unique<ClusterSource>(co);
+    cluster_ = cluster.get();
+    sources_.push_back(std::move(cluster));
+  }
   if (!load_policies()) {
     std::cerr << "bulkheadd: the policies did not load; nothing was changed\n";
     return 2;
@@ -443,7 +496,14 @@ int Daemon::run() {
       std::cerr << "bulkheadd: a source never delivered its first list; nothing was changed\n";
       return 1;
     }
-    if (apply_due() == 0) return 0;
+    const int failed = apply_due();
+    // Enforced without remote peers is enforced, but not as the policy means it across hosts.
+    std::string cluster_error;
+    if (cluster_) cluster_error = cluster_->snapshot().error;
+    if (!cluster_error.empty())
+      std::cerr << "bulkheadd: cluster membership not read (" << cluster_error
+                << "); endpoints were enforced without remote peers\n";
+    if (failed == 0) return cluster_error.empty() ? 0 : 1;
     for (const auto& [name, st] : reconciler_.endpoints())
       if (st.dirty)
         std::cerr << "bulkheadd: endpoint " << name << " (" << st.desired.netns
@@ -483,6 +543,7 @@ int Daemon::run() {
 
   refresh_desired();
   apply_due();
+  publish_cluster_metrics();
   log::info("bulkheadd running", {{"sources", std::to_string(sources_.size())}});
 
   for (;;) {
@@ -544,6 +605,7 @@ int Daemon::run() {
       (void)!::read(wake_.get(), &n, sizeof(n));
       if (!pending_event_) pending_event_ = Clock::now();
       sources_changed = true;
+      publish_cluster_metrics();
     }
     if (sources_changed) refresh_desired();
     if (fds[1].revents & POLLIN) {

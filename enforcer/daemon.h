@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/unique_fd.h"
+#include "enforcer/cluster_source.h"
 #include "enforcer/daemon_options.h"
 #include "enforcer/endpoint_watcher.h"
 #include "enforcer/flow_log.h"
@@ -46,6 +47,7 @@ class Daemon {
   std::string status_document();
   void remember_error(const std::string& text);
   void publish_endpoint_metrics();
+  void publish_cluster_metrics();
 
   const Options& opts_;
   netlink::Dataplane& dataplane_;
@@ -64,8 +66,10 @@ class Daemon {
   std::chrono::system_clock::time_point policy_error_since_{};
   PollSet extra_fds_;  // per-namespace sockets of the watchers
   std::vector<std::unique_ptr<EndpointWatcher>> watchers_;
-  TamperWatch* tamper_ = nullptr;  // one of watchers_, in long-running mode
-  FlowLog* flow_log_ = nullptr;    // one of watchers_, in long-running mode
+  TamperWatch* tamper_ = nullptr;     // one of watchers_, in long-running mode
+  FlowLog* flow_log_ = nullptr;       // one of watchers_, in long-running mode
+  ClusterSource* cluster_ = nullptr;  // one of sources_, with --cluster
+  std::string policy_digest_;         // of the loaded policy files (cluster::policy_digest)
 };
 
 // SIGHUP, SIGTERM and SIGINT: the daemon reads them through a signalfd. main() blocks them before

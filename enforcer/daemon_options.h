@@ -13,6 +13,17 @@ struct SourceSpec {
   std::string path;  // the socket (docker) or the file (inventory)
 };
 
+// --cluster etcd:URL[,URL...] and its companions (docs/cluster.md).
+struct ClusterOptions {
+  std::vector<std::string> urls;  // empty: no cluster
+  std::string node;               // default: the host name
+  std::string prefix = "/bulkhead/v1";
+  int lease_ttl_s = 10;
+  std::string cacert;  // https: the CA that signed etcd's certificate ("" = system store)
+  std::string cert;    // https: client certificate and key, for etcd's client-cert auth
+  std::string key;
+};
+
 struct Options {
   std::vector<std::string> policies;
   std::vector<SourceSpec> sources;
@@ -25,6 +36,7 @@ struct Options {
   std::string log_level = "info";
   std::string log_format = "text";
   int resync_interval_s = 30;
+  ClusterOptions cluster;
 };
 
 // Returns nullopt after printing the problem and the usage to stderr (or the usage to stdout for

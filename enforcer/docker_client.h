@@ -1,15 +1,13 @@
-// HTTP/1.1 to the Engine API over its unix socket (Docker, or Podman's Docker-compatible
-// service), with Boost.Beast. Blocking calls, each bounded in time, and all of them interruptible
-// from another thread, so a source's thread can be stopped while it waits on the engine.
+// The Engine API client (Docker, or Podman's Docker-compatible service): the shared HTTP client
+// (enforcer/http_client.h) over the engine's unix socket, GET only.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
 
-#include "common/result.h"
+#include "enforcer/http_client.h"
 
 namespace bulkhead::daemon::docker {
 
@@ -17,64 +15,25 @@ namespace bulkhead::daemon::docker {
 // current Docker releases, unprefixed paths mean "the newest" and may change shape.
 inline constexpr std::string_view kApiPrefix = "/v1.40";
 
-struct HttpResponse {
-  unsigned status = 0;
-  std::string body;
-};
+using HttpResponse = http::Response;
+using BodyStream = http::BodyStream;
 
-class BodyStream;
-
-class DockerClient {
+class DockerClient : public http::Client {
  public:
-  using Clock = std::chrono::steady_clock;
-
   explicit DockerClient(std::string socket_path,
-                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
-  ~DockerClient();
-  DockerClient(const DockerClient&) = delete;
-  DockerClient& operator=(const DockerClient&) = delete;
+                        std::chrono::milliseconds timeout = std::chrono::seconds(10))
+      : http::Client(http::Server::unix_socket(std::move(socket_path)), timeout) {}
 
-  const std::string& socket_path() const { return socket_path_; }
+  const std::string& socket_path() const { return server().path; }
 
   // GET `target` (a path with query, kApiPrefix included by the caller) on a new connection.
-  // Any HTTP status is a value; errors are transport failures, timeouts and oversized bodies.
-  Result<HttpResponse> get(const std::string& target);
+  Result<HttpResponse> get(const std::string& target) { return http::Client::get(target); }
 
   // GET `target` and keep the connection for reading its body as it arrives (the events stream).
-  // The response header must arrive within `header_timeout`. A status other than 200 is an error.
   Result<std::unique_ptr<BodyStream>> open_stream(const std::string& target,
-                                                  std::chrono::milliseconds header_timeout);
-
-  // Makes the running call and every later one fail at once. Thread-safe; final.
-  void interrupt();
-  bool interrupted() const { return interrupted_.load(); }
-
- private:
-  friend class BodyStream;
-  struct Impl;
-
-  std::string socket_path_;
-  std::chrono::milliseconds timeout_;
-  std::atomic<bool> interrupted_{false};
-  std::unique_ptr<Impl> impl_;
-};
-
-// The open body of a streamed response, read as newline-separated lines (the Engine API writes
-// one JSON document per line). Must not outlive its client.
-class BodyStream {
- public:
-  ~BodyStream();
-  // The next line, without its newline. Fails when the stream ends or breaks, when `deadline`
-  // passes (code ETIMEDOUT), or when the client is interrupted (code ECANCELED).
-  Result<std::string> next_line(DockerClient::Clock::time_point deadline);
-
- private:
-  friend class DockerClient;
-  struct Impl;
-  explicit BodyStream(DockerClient& client);
-
-  DockerClient& client_;
-  std::unique_ptr<Impl> impl_;
+                                                  std::chrono::milliseconds header_timeout) {
+    return http::Client::open_stream(http::Method::get, target, "", header_timeout);
+  }
 };
 
 }  // namespace bulkhead::daemon::docker

@@ -108,6 +108,23 @@ void Metrics::count_flow(const std::string& endpoint, const std::string& directi
   c.Increment();
 }
 
+void Metrics::set_cluster(bool connected, double remote_endpoints) {
+  if (!cluster_connected_) {
+    cluster_connected_ = &prometheus::BuildGauge()
+                              .Name("bulkhead_cluster_connected")
+                              .Help("1 while etcd is reached: listed, watched and published to")
+                              .Register(*registry_)
+                              .Add({});
+    cluster_remote_ = &prometheus::BuildGauge()
+                           .Name("bulkhead_cluster_remote_endpoints")
+                           .Help("Endpoints of other hosts known through etcd")
+                           .Register(*registry_)
+                           .Add({});
+  }
+  cluster_connected_->Set(connected ? 1 : 0);
+  cluster_remote_->Set(remote_endpoints);
+}
+
 void Metrics::forget_endpoint(const std::string& endpoint) {
   if (auto it = flow_series_.find(endpoint); it != flow_series_.end()) {
     for (auto* c : it->second) flows_.Remove(c);

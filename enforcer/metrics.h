@@ -40,6 +40,9 @@ class Metrics {
   void count_flow(const std::string& endpoint, const std::string& direction,
                   const std::string& policy, const std::string& verdict);
   void forget_endpoint(const std::string& endpoint);
+  // --cluster: whether etcd is reached (list, watch and publishing all healthy) and how many
+  // remote endpoints are known. Registered on first use, so a daemon without --cluster has none.
+  void set_cluster(bool connected, double remote_endpoints);
 
  private:
   explicit Metrics(std::unique_ptr<prometheus::Exposer> exposer);
@@ -58,6 +61,8 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& dropped_;
   prometheus::Family<prometheus::Counter>& flows_;
   std::map<std::string, std::vector<prometheus::Counter*>> flow_series_;  // by endpoint
+  prometheus::Gauge* cluster_connected_ = nullptr;
+  prometheus::Gauge* cluster_remote_ = nullptr;
 };
 
 // "9469" -> "127.0.0.1:9469"; "[::1]:9469" and "0.0.0.0:9469" stay as given.

@@ -222,6 +222,8 @@ class Compiler {
     Plan plan;
     plan.endpoints.reserve(eps_.size());
     for (size_t e = 0; e < eps_.size(); ++e) {
+      // Another host's endpoint: its own daemon programs its namespace; here it is a peer only.
+      if (!eps_[e]->node.empty()) continue;
       EndpointPlan ep;
       ep.endpoint = eps_[e]->name;
       ep.netns = eps_[e]->netns;

@@ -23,11 +23,14 @@ struct NamedPort {
 };
 
 struct Endpoint {
-  std::string name;    // unique
-  std::string netns;   // path of the netns bind mount or /proc/PID/ns/net
+  std::string name;   // unique
+  std::string netns;  // path of the netns bind mount or /proc/PID/ns/net
   Labels labels;
   std::vector<IpAddr> addresses;  // may be empty until read from the namespace
   std::vector<NamedPort> ports;   // sorted by name
+  // The cluster node the endpoint runs on, "" for this host. A remote endpoint (docs/cluster.md)
+  // is a peer only: rules see it in their peer sets, but it is never programmed here.
+  std::string node;
   // Endpoints that cannot be segmented safely in their own namespace (lint warns, status reports).
   bool host_network = false;
   bool privileged = false;
