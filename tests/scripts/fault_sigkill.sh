@@ -62,27 +62,10 @@ addr() { echo "198.18.$((1 + $1 / 250)).$(($1 % 250 + 2))"; }
 # between any two of them; all allow probe -> r1 on 8080/tcp and deny 7070/tcp. Each kill moves
 # to the next of them, so every namespace has a table to replace whatever the last kill left.
 POLICIES=(A B C)
-write_policy() {  # NAME PORT FILE
-  {
-    cat <<EOF
-apiVersion: bulkhead/v1
-kind: Policy
-metadata:
-  name: $1
-spec:
-  groups:
-    probe: {selector: role=probe, isolate: []}
-EOF
-    for g in $(seq 0 9); do echo "    r$g: {selector: role=r$g}"; done
-    echo "  allow:"
-    echo "    - {from: [probe], to: [r1], ports: [8080/tcp]}"
-    for g in $(seq 0 8); do echo "    - {from: [r$g], to: [r$((g + 1))], ports: [8080/tcp, $2/tcp]}"; done
-  } >"$3"
-}
 mkdir "$work/policy"
 for k in 0 1 2; do
   mkdir "$work/${POLICIES[k]}"
-  write_policy chain $((9000 + k)) "$work/${POLICIES[k]}/p.yaml"
+  chain_policy chain $((9000 + k)) >"$work/${POLICIES[k]}/p.yaml"
 done
 use_policy() {  # NAME: atomic replace, as a deploy tool would
   cp "$work/$1/p.yaml" "$work/policy/.p.tmp"

@@ -51,21 +51,7 @@ write_inventory() {
   mv "$work/inventory.tmp" "$work/inventory.yaml"
 }
 write_inventory
-{
-  cat <<EOF
-apiVersion: bulkhead/v1
-kind: Policy
-metadata:
-  name: soak
-spec:
-  groups:
-    probe: {selector: role=probe, isolate: []}
-EOF
-  for g in $(seq 0 9); do echo "    r$g: {selector: role=r$g}"; done
-  echo "  allow:"
-  echo "    - {from: [probe], to: [r1], ports: [8080/tcp]}"
-  for g in $(seq 0 8); do echo "    - {from: [r$g], to: [r$((g + 1))], ports: [8080/tcp]}"; done
-} >"$work/policy.yaml"
+chain_policy soak >"$work/policy.yaml"
 
 status() { "$build/bulkhead" status --status-socket "$work/status.sock" --json; }
 count_enforced() { status | jq '[.endpoints[] | select(.state == "enforced")] | length'; }

@@ -58,3 +58,24 @@ ruleset_diff() {
   join -a1 -a2 -e missing -o 0,1.2,2.2 "$1" "$2" |
     awk '$2 != $3 {print "  " $1 ": expected " $2 ", kernel " $3; bad = 1} END {exit bad}'
 }
+
+# chain_policy NAME [PORT]: on stdout, a policy over groups probe and r0..r9 (label role=GROUP):
+# probe may reach r1 on 8080/tcp and each rN reaches rN+1 on 8080/tcp (and PORT/tcp when given);
+# anything else toward an r group, e.g. probe -> r1 on 7070/tcp, is denied. Two PORTs give every
+# isolated endpoint a different table.
+chain_policy() {
+  local extra=${2:+, $2/tcp}
+  cat <<EOF
+apiVersion: bulkhead/v1
+kind: Policy
+metadata:
+  name: $1
+spec:
+  groups:
+    probe: {selector: role=probe, isolate: []}
+EOF
+  for g in $(seq 0 9); do echo "    r$g: {selector: role=r$g}"; done
+  echo "  allow:"
+  echo "    - {from: [probe], to: [r1], ports: [8080/tcp]}"
+  for g in $(seq 0 8); do echo "    - {from: [r$g], to: [r$((g + 1))], ports: [8080/tcp$extra]}"; done
+}
