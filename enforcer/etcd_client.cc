@@ -8,48 +8,7 @@ namespace bulkhead::daemon::etcd {
 namespace {
 
 using Json = nlohmann::json;
-using cluster::base64_decode;
 using cluster::base64_encode;
-
-// The gateway writes int64 fields as JSON strings and leaves out fields at their zero value.
-int64_t num(const Json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end()) return 0;
-  if (it->is_number_integer()) return it->get<int64_t>();
-  if (it->is_string()) {
-    try {
-      return std::stoll(it->get<std::string>());
-    } catch (const std::exception&) {
-      return 0;
-    }
-  }
-  return 0;
-}
-
-bool flag(const Json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_boolean() && it->get<bool>();
-}
-
-Result<KeyValue> parse_kv(const Json& j) {
-  KeyValue kv;
-  auto key = base64_decode(j.value("key", ""));
-  auto value = base64_decode(j.value("value", ""));
-  if (!key || !value) return make_error("etcd", "bad base64 in a key or value");
-  kv.key = std::move(*key);
-  kv.value = std::move(*value);
-  kv.create_revision = num(j, "create_revision");
-  kv.mod_revision = num(j, "mod_revision");
-  kv.lease = num(j, "lease");
-  return kv;
-}
-
-Result<Json> parse_object(const std::string& text, const char* what) {
-  auto j = Json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    return make_error("etcd", std::string(what) + ": the answer is not a JSON object");
-  return j;
-}
 
 // {"error":"etcdserver: ...","code":N,"message":"..."}, or the raw text.
 std::string error_text(const http::Response& res) {
@@ -65,53 +24,6 @@ std::string error_text(const http::Response& res) {
 }
 
 }  // namespace
-
-Result<RangeResult> parse_range_response(const std::string& body) {
-  auto j = parse_object(body, "range");
-  if (!j) return j.error();
-  RangeResult r;
-  if (auto h = j->find("header"); h != j->end() && h->is_object()) r.revision = num(*h, "revision");
-  if (auto kvs = j->find("kvs"); kvs != j->end() && kvs->is_array()) {
-    for (const auto& e : *kvs) {
-      if (!e.is_object()) return make_error("etcd range", "a kv is not an object");
-      auto kv = parse_kv(e);
-      if (!kv) return kv.error();
-      r.kvs.push_back(std::move(*kv));
-    }
-  }
-  return r;
-}
-
-Result<WatchResponse> parse_watch_response(const std::string& line) {
-  auto j = parse_object(line, "watch");
-  if (!j) return j.error();
-  if (auto e = j->find("error"); e != j->end()) {
-    std::string msg = e->is_object() ? e->value("message", e->dump()) : e->dump();
-    return make_error("etcd watch", msg);
-  }
-  auto res = j->find("result");
-  if (res == j->end() || !res->is_object()) return make_error("etcd watch", "no result");
-  WatchResponse w;
-  if (auto h = res->find("header"); h != res->end() && h->is_object())
-    w.revision = num(*h, "revision");
-  w.created = flag(*res, "created");
-  w.canceled = flag(*res, "canceled");
-  w.compact_revision = num(*res, "compact_revision");
-  w.cancel_reason = res->value("cancel_reason", "");
-  if (auto evs = res->find("events"); evs != res->end() && evs->is_array()) {
-    for (const auto& e : *evs) {
-      if (!e.is_object() || !e.contains("kv") || !e["kv"].is_object())
-        return make_error("etcd watch", "an event without kv");
-      Event ev;
-      ev.type = e.value("type", "PUT") == "DELETE" ? Event::Type::del : Event::Type::put;
-      auto kv = parse_kv(e["kv"]);
-      if (!kv) return kv.error();
-      ev.kv = std::move(*kv);
-      w.events.push_back(std::move(ev));
-    }
-  }
-  return w;
-}
 
 Result<std::unique_ptr<Client>> Client::create(const Config& config) {
   if (config.urls.empty()) return make_error("etcd", "no URL");
@@ -168,9 +80,7 @@ Result<int64_t> Client::put(const std::string& key, const std::string& value, in
   if (lease != 0) req["lease"] = std::to_string(lease);
   auto body = call("/v3/kv/put", req.dump());
   if (!body) return body.error();
-  auto j = parse_object(*body, "put");
-  if (!j) return j.error();
-  return j->contains("header") ? num((*j)["header"], "revision") : 0;
+  return parse_put_response(*body);
 }
 
 Result<int64_t> Client::delete_range(const std::string& key, const std::string& range_end) {
@@ -178,9 +88,7 @@ Result<int64_t> Client::delete_range(const std::string& key, const std::string& 
   if (!range_end.empty()) req["range_end"] = base64_encode(range_end);
   auto body = call("/v3/kv/deleterange", req.dump());
   if (!body) return body.error();
-  auto j = parse_object(*body, "deleterange");
-  if (!j) return j.error();
-  return num(*j, "deleted");
+  return parse_delete_response(*body);
 }
 
 Status Client::txn(const std::vector<Op>& ops) {
@@ -198,40 +106,20 @@ Status Client::txn(const std::vector<Op>& ops) {
   }
   auto body = call("/v3/kv/txn", Json{{"success", success}}.dump());
   if (!body) return body.error();
-  auto j = parse_object(*body, "txn");
-  if (!j) return j.error();
-  // No compare: the transaction always takes the success branch.
-  if (!flag(*j, "succeeded")) return make_error("etcd txn", "not applied");
-  return {};
+  return parse_txn_response(*body);
 }
 
 Result<Client::Lease> Client::lease_grant(int64_t ttl_seconds) {
   auto body = call("/v3/lease/grant", Json{{"TTL", std::to_string(ttl_seconds)}}.dump());
   if (!body) return body.error();
-  auto j = parse_object(*body, "lease grant");
-  if (!j) return j.error();
-  if (j->contains("error") && (*j)["error"].is_string() &&
-      !(*j)["error"].get<std::string>().empty())
-    return make_error("etcd lease grant", (*j)["error"].get<std::string>());
-  Lease l{num(*j, "ID"), num(*j, "TTL")};
-  if (l.id == 0) return make_error("etcd lease grant", "no lease ID in the answer");
-  return l;
+  return parse_lease_grant_response(*body);
 }
 
 Result<int64_t> Client::lease_keepalive(int64_t id) {
   // A streaming call on the gateway: one request, one {"result":...} line, then the end.
   auto body = call("/v3/lease/keepalive", Json{{"ID", std::to_string(id)}}.dump());
   if (!body) return body.error();
-  auto line = body->substr(0, body->find('\n'));
-  auto j = parse_object(line, "lease keepalive");
-  if (!j) return j.error();
-  if (auto e = j->find("error"); e != j->end())
-    return make_error("etcd lease keepalive",
-                      e->is_object() ? e->value("message", e->dump()) : e->dump());
-  auto res = j->find("result");
-  if (res == j->end() || !res->is_object())
-    return make_error("etcd lease keepalive", "no result in the answer");
-  return num(*res, "TTL");
+  return parse_keepalive_response(*body);
 }
 
 Status Client::lease_revoke(int64_t id) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "enforcer/etcd_json.h"
 #include "enforcer/http_client.h"
 
 namespace bulkhead::daemon::etcd {
@@ -19,33 +20,6 @@ struct Config {
   std::vector<std::string> urls;  // http://HOST:PORT or https://HOST:PORT
   http::TlsFiles tls;
   std::chrono::milliseconds timeout{5000};  // each request
-};
-
-struct KeyValue {
-  std::string key;
-  std::string value;
-  int64_t create_revision = 0;
-  int64_t mod_revision = 0;
-  int64_t lease = 0;
-};
-
-struct RangeResult {
-  int64_t revision = 0;  // the store's revision the answer was read at
-  std::vector<KeyValue> kvs;
-};
-
-struct Event {
-  enum class Type { put, del } type = Type::put;
-  KeyValue kv;  // for del: only key and mod_revision
-};
-
-struct WatchResponse {
-  int64_t revision = 0;
-  bool created = false;
-  bool canceled = false;
-  int64_t compact_revision = 0;  // > 0: the start revision was compacted away; list again
-  std::string cancel_reason;
-  std::vector<Event> events;
 };
 
 struct Op {
@@ -74,10 +48,7 @@ class Client {
   // All of `ops` in one transaction (at most kMaxTxnOps).
   Status txn(const std::vector<Op>& ops);
 
-  struct Lease {
-    int64_t id = 0;
-    int64_t ttl = 0;
-  };
+  using Lease = etcd::Lease;
   Result<Lease> lease_grant(int64_t ttl_seconds);
   // One keepalive. Returns the lease's remaining TTL; 0 means the lease no longer exists.
   Result<int64_t> lease_keepalive(int64_t id);
@@ -115,9 +86,5 @@ class Watch {
   explicit Watch(std::unique_ptr<http::BodyStream> stream) : stream_(std::move(stream)) {}
   std::unique_ptr<http::BodyStream> stream_;
 };
-
-// The pure parts, exposed for tests: etcd's answers as JSON text.
-Result<WatchResponse> parse_watch_response(const std::string& line);
-Result<RangeResult> parse_range_response(const std::string& body);
 
 }  // namespace bulkhead::daemon::etcd

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "enforcer/etcd_client.h"
+#include "enforcer/etcd_json.h"
 
 namespace bulkhead::daemon::cluster {
 namespace {
@@ -196,6 +196,27 @@ TEST(EtcdGateway, RangeResponsesAsEtcdWritesThem) {
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE(empty->kvs.empty());
   EXPECT_EQ(empty->revision, 9);
+}
+
+// The store's content comes from other hosts: fields of an unexpected type are refused or read as
+// absent, never an exception out of the watcher's thread (which would end the daemon).
+TEST(EtcdGateway, FieldsOfAnotherTypeNeverThrow) {
+  auto kv = etcd::parse_range_response(R"({"kvs":[{"key":5,"value":["x"]}]})");
+  ASSERT_TRUE(kv.ok());
+  ASSERT_EQ(kv->kvs.size(), 1u);
+  EXPECT_EQ(kv->kvs[0].key, "");
+  auto err = etcd::parse_watch_response(R"({"error":{"message":7}})");
+  ASSERT_FALSE(err.ok());
+  EXPECT_NE(err.error().to_string().find(R"({"message":7})"), std::string::npos);
+  auto ev = etcd::parse_watch_response(
+      R"({"result":{"cancel_reason":1,"events":[{"type":3,"kv":{"key":"L3QvYQ=="}}]}})");
+  ASSERT_TRUE(ev.ok());
+  ASSERT_EQ(ev->events.size(), 1u);
+  EXPECT_EQ(ev->events[0].type, etcd::Event::Type::put);
+  EXPECT_EQ(ev->cancel_reason, "");
+  EXPECT_FALSE(etcd::parse_keepalive_response(R"({"error":{"message":[]}})").ok());
+  EXPECT_FALSE(etcd::parse_lease_grant_response(R"({"error":{"x":1},"ID":"0"})").ok());
+  EXPECT_FALSE(etcd::parse_txn_response(R"({"succeeded":"true"})").ok());
 }
 
 }  // namespace
