@@ -212,21 +212,3 @@ cluster_cells_without() {
     { split($1, k, "|"); if ((k[2] in out) != (k[3] in out)) $2 = "X"; print }'
 }
 
-# cluster_diff_cells EXPECTED_CELLS OBSERVED_VERIFY_OUT: one line per pair whose observed cell
-# differs; 1 when any does (or nothing was compared).
-cluster_diff_cells() {
-  local obs
-  obs=$(k8s_cells "$2" observed)
-  [ -s "$1" ] && [ -n "$obs" ] || {
-    echo "  nothing to compare"
-    return 1
-  }
-  LC_ALL=C join -j1 -a1 -e missing -o 0,1.2,2.2 "$1" <(echo "$obs") |
-    awk '{ split($1, k, "|")
-           if ($2 != $3) {
-             printf "  %s -> %s %s: expected %s, observed %s\n", k[2], k[3], k[1],
-               ($2 == "." ? "allowed" : "denied"),
-               ($3 == "." ? "reached" : $3 == "X" ? "blocked" : $3)
-             bad = 1 } }
-         END { exit bad }'
-}

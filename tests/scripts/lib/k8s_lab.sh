@@ -58,17 +58,17 @@ k8s_cells() {
   ' "$1" | LC_ALL=C sort
 }
 
-# k8s_diff_tables EXPECTED_FILE OBSERVED_FILE: prints one line per pair whose observed cell
-# differs from the expected one; returns 1 when there is any (or nothing was compared).
-k8s_diff_tables() {
-  local exp obs
-  exp=$(k8s_cells "$1" expected)
+# k8s_diff_cells CELLS OBSERVED_FILE: CELLS holds the expected "PORT|FROM|TO CELL" lines (as
+# k8s_cells prints them); prints one line per pair whose observed cell differs from the expected
+# one; returns 1 when there is any (or nothing was compared).
+k8s_diff_cells() {
+  local obs
   obs=$(k8s_cells "$2" observed)
-  [ -n "$exp" ] || {
-    echo "  no expected table in $1"
+  [ -n "$1" ] && [ -n "$obs" ] || {
+    echo "  nothing to compare"
     return 1
   }
-  LC_ALL=C join -j1 -a1 -e missing -o 0,1.2,2.2 <(echo "$exp") <(echo "$obs") |
+  LC_ALL=C join -j1 -a1 -e missing -o 0,1.2,2.2 <(echo "$1") <(echo "$obs") |
     awk '{ split($1, k, "|")
            if ($2 != $3) {
              printf "  %s -> %s %s: expected %s, observed %s\n", k[2], k[3], k[1],
@@ -77,3 +77,6 @@ k8s_diff_tables() {
              bad = 1 } }
          END { exit bad }'
 }
+
+# k8s_diff_tables EXPECTED_FILE OBSERVED_FILE: k8s_diff_cells with the expected table of a file.
+k8s_diff_tables() { k8s_diff_cells "$(k8s_cells "$1" expected)" "$2"; }
