@@ -156,14 +156,22 @@ refused() {  # $1 file, $2 message expected in the log and in status, $3 times i
   grep -qF -- "$2" "$work/status.txt" || fail "status does not show the refusal of $1: $(cat "$work/status.txt")"
 }
 
-for c in "${policy_cases[@]}"; do
-  IFS='|' read -r file msg code <<<"$c"
-  step "policy replaced by $file: refused, enforcement kept"
-  before=$(grep -cF -- "$msg" "$work/daemon.log" || true)
-  put "$bad/$file" "$work/policy/p.yaml"
-  refused "$file" "$msg" $((before + 1))
-  still_enforcing "policy $file"
-done
+# replaced_by_bad KIND TARGET CASE...: each case's file ("FILE|MESSAGE|CODE") replaces TARGET in
+# turn; the daemon refuses it with MESSAGE and keeps enforcing.
+replaced_by_bad() {
+  local kind=$1 target=$2 c file msg before
+  shift 2
+  for c in "$@"; do
+    IFS='|' read -r file msg _ <<<"$c"
+    step "$kind replaced by $file: refused, enforcement kept"
+    before=$(grep -cF -- "$msg" "$work/daemon.log" || true)
+    put "$bad/$file" "$target"
+    refused "$file" "$msg" $((before + 1))
+    still_enforcing "$kind $file"
+  done
+}
+
+replaced_by_bad policy "$work/policy/p.yaml" "${policy_cases[@]}"
 
 step "a policy whose plan is too large to apply: refused whole, enforcement kept"
 put "$bad/plan.yaml" "$work/policy/p.yaml"
@@ -177,14 +185,7 @@ put "$work/policy.good" "$work/policy/p.yaml"
 wait_for 10 logged $((reloads + 1)) '"msg":"reloaded"' || fail "good policy not reloaded: $(tail -c 1500 "$work/daemon.log")"
 still_enforcing "restoring the policy"
 
-for c in "${inventory_cases[@]}"; do
-  IFS='|' read -r file msg code <<<"$c"
-  step "inventory replaced by $file: refused, enforcement kept"
-  before=$(grep -cF -- "$msg" "$work/daemon.log" || true)
-  put "$bad/$file" "$work/inventory.yaml"
-  refused "$file" "$msg" $((before + 1))
-  still_enforcing "inventory $file"
-done
+replaced_by_bad inventory "$work/inventory.yaml" "${inventory_cases[@]}"
 
 step "a good inventory converges: c joins group b and gets its table"
 sed "s/app: c}/app: b}/" "$work/inventory.good" >"$work/inventory.c-in-b"
