@@ -1,12 +1,11 @@
 #include "enforcer/docker_source.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "enforcer/log.h"
+#include "netlink/netns.h"
 
 namespace bulkhead::daemon {
 namespace {
@@ -39,18 +38,16 @@ Error http_error(const std::string& op, const docker::HttpResponse& res) {
 }
 
 // Last line of defence for "never program the host's namespace": whatever the engine says, an
-// endpoint whose namespace is the one bulkhead runs in is not an endpoint. A namespace that
+// endpoint whose namespace is the one bulkhead started in is not an endpoint. A namespace that
 // cannot be found (the process just exited, or bulkhead cannot see the engine's pids) is
 // reported rather than silently dropped.
 void check_namespaces(docker::EndpointView& view) {
-  struct stat self {};
-  bool have_self = ::stat("/proc/self/ns/net", &self) == 0;
   policy::Endpoints keep;
   for (auto& ep : view.endpoints) {
-    struct stat st {};
-    if (::stat(ep.netns.c_str(), &st) != 0) {
-      view.unenforceable.push_back({ep.name, ep.netns + ": " + std::strerror(errno)});
-    } else if (have_self && st.st_dev == self.st_dev && st.st_ino == self.st_ino) {
+    auto host = netlink::is_start_netns(ep.netns);
+    if (!host.ok()) {
+      view.unenforceable.push_back({ep.name, ep.netns + ": " + std::strerror(host.error().code)});
+    } else if (*host) {
       view.unenforceable.push_back({ep.name, "its network namespace is the host's"});
     } else {
       keep.push_back(std::move(ep));
@@ -161,6 +158,7 @@ Status DockerSource::session(DockerClient& client, bool& listed) {
     } else if (Status s = refresh(client, id); !s) {
       return s;
     }
+    log_event(*event, id);
     publish();
   }
 }
@@ -195,6 +193,8 @@ Status DockerSource::reconcile(DockerClient& client) {
   containers_ = std::move(fresh);
   unusable_ = std::move(unusable);
   ++relists_;
+  log::debug("docker list", {{"containers", std::to_string(containers_.size())},
+                             {"unusable", std::to_string(unusable_.size())}});
   publish();
   return {};
 }
@@ -218,6 +218,19 @@ Status DockerSource::refresh(DockerClient& client, const std::string& id) {
   unusable_.erase(id);
   containers_[id] = std::move(*info);
   return {};
+}
+
+void DockerSource::log_event(const docker::Event& event, const std::string& id) const {
+  if (!spdlog::should_log(spdlog::level::debug)) return;
+  auto it = containers_.find(id);
+  log::debug(
+      "docker event",
+      {{"type", event.type},
+       {"action", event.action},
+       {"id", id.substr(0, 12)},
+       {"name", it == containers_.end() ? "" : it->second.name},
+       {"pid", it == containers_.end() ? "-" : std::to_string(it->second.pid)},
+       {"addresses", it == containers_.end() ? "-" : std::to_string(it->second.addresses.size())}});
 }
 
 void DockerSource::publish() {

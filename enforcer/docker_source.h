@@ -60,6 +60,8 @@ class DockerSource final : public Source {
   Status refresh(docker::DockerClient& client, const std::string& id);
   // After a full list or an event: the view from `containers_`, ready and healthy.
   void publish();
+  // At debug level: what an event left in `containers_`, to trace a container's life.
+  void log_event(const docker::Event& event, const std::string& id) const;
   bool sleep_unless_stopped(std::chrono::milliseconds d);
 
   Options options_;

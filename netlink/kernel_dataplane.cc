@@ -117,6 +117,13 @@ class KernelDataplane final : public Dataplane {
     if (it != contexts_.end() && it->second->ns.inode() == *ino) return it->second.get();
     auto ns = NetnsHandle::open(path);
     if (!ns.ok()) return ns.error();
+    // Whatever a source says, the namespace this process started in is the host's, never an
+    // endpoint's: its rules and qdiscs are not bulkhead's to write or delete.
+    if (is_start_netns(*ns)) {
+      return make_error("open netns " + path,
+                        "refusing the namespace bulkhead runs in (the host's), not an endpoint's",
+                        EPERM);
+    }
     // Both sockets from one visit to the namespace.
     std::optional<MnlSocket> nft;
     std::optional<NlRouteSocket> route;

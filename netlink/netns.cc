@@ -62,6 +62,40 @@ NetnsHandle::~NetnsHandle() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+namespace {
+
+struct NsIdentity {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  int error = 0;
+};
+
+NsIdentity identity_of(const char* path) {
+  struct stat st {};
+  if (::stat(path, &st) != 0) return {0, 0, errno};
+  return {st.st_dev, st.st_ino, 0};
+}
+
+// Static initialisation runs on the main thread before main(), before any thread exists.
+const NsIdentity kStartNamespace = identity_of("/proc/thread-self/ns/net");
+
+}  // namespace
+
+Result<bool> is_start_netns(const std::string& path) {
+  if (kStartNamespace.error != 0) {
+    return make_error("stat /proc/thread-self/ns/net", "cannot stat at start",
+                      kStartNamespace.error);
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return make_error("stat netns " + path, "cannot stat", errno);
+  return st.st_dev == kStartNamespace.dev && st.st_ino == kStartNamespace.ino;
+}
+
+bool is_start_netns(const NetnsHandle& ns) {
+  return kStartNamespace.error == 0 && ns.dev() == kStartNamespace.dev &&
+         ns.inode() == kStartNamespace.ino;
+}
+
 Result<ino_t> netns_inode(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return make_error("stat netns " + path, "cannot stat", errno);

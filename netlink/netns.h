@@ -44,6 +44,12 @@ class NetnsHandle {
 // The inode of the namespace a path names, without keeping it open (cheap cache validation).
 Result<ino_t> netns_inode(const std::string& path);
 
+// Whether `path` names the namespace this process started in: the host's, for bulkheadd. Read
+// once before main(), so a thread visiting another namespace (run_in_netns) cannot change the
+// answer, as it would for /proc/self/ns/net, which follows the main thread.
+Result<bool> is_start_netns(const std::string& path);
+bool is_start_netns(const NetnsHandle& ns);
+
 // Runs `fn` on the calling thread after entering `ns`, then returns the thread to its own
 // namespace before anything else runs on it (the process aborts if it cannot: carrying on in a
 // foreign namespace would program the wrong host). Other threads never change namespace.

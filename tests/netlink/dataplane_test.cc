@@ -108,6 +108,22 @@ TEST(KernelDataplane, ErrorNamesTheEndpointAndTheObject) {
   EXPECT_NE(st.error().to_string().find("add set inet bulkhead yyy"), std::string::npos);
 }
 
+TEST(KernelDataplane, RefusesTheNamespaceItRunsIn) {
+  std::string before;
+  ASSERT_EQ(sh("nft list tables", &before), 0) << before;
+  auto dp = make_kernel_dataplane();
+  policy::EndpointPlan plan = endpoint_plan("host", "/proc/self/ns/net");
+  auto st = dp->apply(plan);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().to_string().find("refusing the namespace bulkhead runs in"),
+            std::string::npos)
+      << st.error().to_string();
+  EXPECT_FALSE(dp->remove(plan.netns).ok());
+  std::string after;
+  ASSERT_EQ(sh("nft list tables", &after), 0) << after;
+  EXPECT_EQ(after, before);
+}
+
 TEST(FakeDataplane, RecordsChangesAsLines) {
   FakeDataplane fake;
   policy::EndpointPlan plan = endpoint_plan("web", "/run/netns/web");

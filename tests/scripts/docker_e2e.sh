@@ -43,7 +43,7 @@ subnet=198.19.$((100 + $$ % 100)).0/24
 
 dump() {
   echo "--- daemon log (tail)" >&2
-  tail -n 40 "$log" >&2 || true
+  tail -n 60 "$log" >&2 || true
   echo "--- status" >&2
   status_json "$sock" 2>&1 | jq -c '{sources, errors, endpoints: [.endpoints[] | {name, state, netns, error}]}' >&2 || true
 }
@@ -67,7 +67,7 @@ start_daemon() {
   local args=() p
   for p in "${policies[@]}"; do args+=(--policy "$p"); done
   "$build/bulkheadd" "${args[@]}" --source "docker:$ENGINE/docker.sock" --status-socket "$sock" \
-    --log-format json >>"$log" 2>&1 &
+    --log-format json --log-level debug >>"$log" 2>&1 &
   daemon_pid=$!
 }
 stop_daemon() {
