@@ -130,8 +130,15 @@ struct Connections {
   long made = 0;
 };
 
+// How a short connection is used before it is closed.
+enum class Exchange {
+  none,     // connect and reset: the handshake alone, the worst case for per-connection costs
+  request,  // netperf's TCP_CRR: connect, a 64-byte request, a 64-byte answer, then reset
+};
+constexpr size_t kMessageBytes = 64;
+
 // Opens and closes `count` TCP connections one after another (bounded by kConnectionTimeCap).
-Connections connections(long count) {
+Connections connections(long count, Exchange exchange) {
   std::atomic<bool> listening{false};
   std::atomic<bool> stop{false};
   double server_cpu = 0;
@@ -151,9 +158,13 @@ Connections connections(long count) {
     setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     const double cpu0 = thread_cpu_seconds();
     listening = true;
+    char buf[kMessageBytes];
     while (!stop) {
       int c = accept(s, nullptr, nullptr);
-      if (c >= 0) close(c);
+      if (c < 0) continue;
+      if (exchange == Exchange::request && recv(c, buf, sizeof buf, MSG_WAITALL) > 0)
+        (void)!send(c, buf, sizeof buf, MSG_NOSIGNAL);
+      close(c);
     }
     server_cpu = thread_cpu_seconds() - cpu0;
     close(s);
@@ -176,7 +187,13 @@ Connections connections(long count) {
       int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
       linger lg{1, 0};  // reset on close: no TIME_WAIT pile-up skewing later connections
       setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-      if (connect(c, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0) ++r.made;
+      char buf[kMessageBytes] = {};
+      if (connect(c, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0 &&
+          (exchange == Exchange::none ||
+           (send(c, buf, sizeof buf, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof buf) &&
+            recv(c, buf, sizeof buf, MSG_WAITALL) == static_cast<ssize_t>(sizeof buf)))) {
+        ++r.made;
+      }
       close(c);
     }
     client_cpu = thread_cpu_seconds() - cpu0;
@@ -318,12 +335,10 @@ int main(int argc, char** argv) {
 
   struct Config {
     const char* name;
-    std::vector<double> bps, bits_per_cpu, rate, cpu_us;
+    std::vector<double> bps, bits_per_cpu, rate, cpu_us, crr_rate, crr_cpu_us;
   };
-  std::array<Config, 4> configs{{{names[0], {}, {}, {}, {}},
-                                 {names[1], {}, {}, {}, {}},
-                                 {names[2], {}, {}, {}, {}},
-                                 {names[3], {}, {}, {}, {}}}};
+  std::array<Config, 4> configs;
+  for (size_t k = 0; k < configs.size(); ++k) configs[k].name = names[k];
   auto configure = [&](size_t k) {
     switch (k) {
       case 0:
@@ -341,12 +356,13 @@ int main(int argc, char** argv) {
     const size_t k =
         static_cast<size_t>(std::find(names.begin(), names.end(), only) - names.begin());
     configure(k);
-    const Connections cn = connections(count);
+    const Connections cn = connections(count, Exchange::none);
+    const Connections crr = connections(count, Exchange::request);
     std::printf(
-        "%s: %ld connections, %.0f conn/s, %.2f us cpu/conn, conntrack entries "
-        "client/server %ld/%ld\n",
-        names[k], cn.made, cn.per_second, cn.cpu_us_each, conntrack_count(kClient),
-        conntrack_count(kServer));
+        "%s: %ld connections, %.0f conn/s, %.2f us cpu/conn; with a request and an answer "
+        "%.0f conn/s, %.2f us cpu/conn; conntrack entries client/server %ld/%ld\n",
+        names[k], cn.made, cn.per_second, cn.cpu_us_each, crr.per_second, crr.cpu_us_each,
+        conntrack_count(kClient), conntrack_count(kServer));
     const Iperf ip = iperf();
     std::printf("%s: iperf3 %.2f Gbit/s, %.0f bytes\n", names[k], ip.bits_per_second / 1e9,
                 ip.bits_per_second * kIperfSeconds / 8);
@@ -363,27 +379,33 @@ int main(int argc, char** argv) {
       Config& c = configs[k];
       const Iperf ip = iperf();
       const long ct_c = conntrack_count(kClient), ct_s = conntrack_count(kServer);
-      const Connections cn = connections(count);
+      const Connections cn = connections(count, Exchange::none);
+      const Connections crr = connections(count, Exchange::request);
       c.bps.push_back(ip.bits_per_second);
       c.bits_per_cpu.push_back(ip.bits_per_cpu_second);
       c.rate.push_back(cn.per_second);
       c.cpu_us.push_back(cn.cpu_us_each);
+      c.crr_rate.push_back(crr.per_second);
+      c.crr_cpu_us.push_back(crr.cpu_us_each);
       std::printf(
           "  round %d %-14s %6.2f Gbit/s %6.2f Gbit/cpu-s | %6.0f conn/s %6.2f us cpu/conn "
-          "| conntrack entries client/server %ld/%ld -> %ld/%ld\n",
+          "| crr %6.0f conn/s %6.2f us cpu/conn | conntrack entries client/server %ld/%ld -> "
+          "%ld/%ld\n",
           r + 1, c.name, ip.bits_per_second / 1e9, ip.bits_per_cpu_second / 1e9, cn.per_second,
-          cn.cpu_us_each, ct_c, ct_s, conntrack_count(kClient), conntrack_count(kServer));
+          cn.cpu_us_each, crr.per_second, crr.cpu_us_each, ct_c, ct_s, conntrack_count(kClient),
+          conntrack_count(kServer));
       std::fflush(stdout);
     }
   }
   cleanup();
 
   struct Med {
-    double bps, bits_per_cpu, rate, cpu_us;
+    double bps, bits_per_cpu, rate, cpu_us, crr_rate, crr_cpu_us;
   };
   auto med = [&](size_t k) {
     const Config& c = configs[k];
-    return Med{median(c.bps), median(c.bits_per_cpu), median(c.rate), median(c.cpu_us)};
+    return Med{median(c.bps),    median(c.bits_per_cpu), median(c.rate),
+               median(c.cpu_us), median(c.crr_rate),     median(c.crr_cpu_us)};
   };
   const Med none = med(0), ct = med(1), small = med(2), big = med(3);
   std::printf("medians (ratios against none; for CPU, none's CPU per unit over this one's)\n");
@@ -391,10 +413,11 @@ int main(int argc, char** argv) {
     const Med m = med(k);
     std::printf(
         "  %-14s %6.2f Gbit/s (%.3f) %6.2f Gbit/cpu-s (%.3f) | %6.0f conn/s (%.3f) %6.2f "
-        "us cpu/conn (%.3f)\n",
+        "us cpu/conn (%.3f) | crr %6.0f conn/s (%.3f) %6.2f us cpu/conn (%.3f)\n",
         configs[k].name, m.bps / 1e9, ratio(m.bps, none.bps), m.bits_per_cpu / 1e9,
         ratio(m.bits_per_cpu, none.bits_per_cpu), m.rate, ratio(m.rate, none.rate), m.cpu_us,
-        ratio(none.cpu_us, m.cpu_us));
+        ratio(none.cpu_us, m.cpu_us), m.crr_rate, ratio(m.crr_rate, none.crr_rate), m.crr_cpu_us,
+        ratio(none.crr_cpu_us, m.crr_cpu_us));
   }
   // Same-round ratios: each configuration against the none measured in the same round, so a
   // change of machine load between rounds cancels out.
@@ -410,9 +433,10 @@ int main(int argc, char** argv) {
   for (size_t k = 1; k < configs.size(); ++k) {
     std::printf(
         "  %-14s throughput %.3f, per CPU second %.3f | connections/s %.3f, CPU per "
-        "connection %.3f\n",
+        "connection %.3f | crr connections/s %.3f, CPU per connection %.3f\n",
         configs[k].name, paired(k, &Config::bps, false), paired(k, &Config::bits_per_cpu, false),
-        paired(k, &Config::rate, false), paired(k, &Config::cpu_us, true));
+        paired(k, &Config::rate, false), paired(k, &Config::cpu_us, true),
+        paired(k, &Config::crr_rate, false), paired(k, &Config::crr_cpu_us, true));
   }
   std::printf("datapath with a %d-peer policy (%zu set elements in the two tables)\n", kPeers,
               elements);
@@ -422,10 +446,17 @@ int main(int argc, char** argv) {
       none.bps / 1e9, big.bps / 1e9, ratio(big.bps, none.bps), paired(3, &Config::bps, false),
       ratio(big.bits_per_cpu, none.bits_per_cpu));
   std::printf(
-      "  new connections/s: no policy %.0f, with policy %.0f, ratio %.3f (target >= 0.90; "
-      "same-round median %.3f); CPU per connection %.2f vs %.2f us, ratio %.3f\n",
+      "  new connections/s, connect and reset: no policy %.0f, with policy %.0f, ratio %.3f "
+      "(same-round median %.3f); CPU per connection %.2f vs %.2f us, ratio %.3f\n",
       none.rate, big.rate, ratio(big.rate, none.rate), paired(3, &Config::rate, false), none.cpu_us,
       big.cpu_us, ratio(none.cpu_us, big.cpu_us));
+  std::printf(
+      "  new connections/s, request and answer (TCP_CRR): no policy %.0f, with policy %.0f, "
+      "ratio %.3f (target >= 0.90; same-round median %.3f); CPU per connection %.2f vs %.2f us, "
+      "ratio %.3f\n",
+      none.crr_rate, big.crr_rate, ratio(big.crr_rate, none.crr_rate),
+      paired(3, &Config::crr_rate, false), none.crr_cpu_us, big.crr_cpu_us,
+      ratio(none.crr_cpu_us, big.crr_cpu_us));
   std::printf(
       "  CPU per connection, differences of medians (noisy under load; bench/datapath_profile.sh "
       "splits it by function): conntrack on %+.2f us, bulkhead's rules with a 1-peer set "
