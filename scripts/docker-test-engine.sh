@@ -108,19 +108,25 @@ kill_engine() {
 
 stop() {
   [ -d "$dir" ] || return 0
-  local pid
+  local pid nets=""
   pid=$(engine_pid)
   if [ -n "$pid" ]; then
-    local ids nets
+    local ids
     ids=$(dk ps -aq 2>/dev/null || true)
     # shellcheck disable=SC2086
     [ -z "$ids" ] || dk rm -f $ids >/dev/null 2>&1 || true
-    nets=$(dk network ls -q --filter type=custom 2>/dev/null || true)
+    nets=$(dk network ls -q --no-trunc --filter type=custom 2>/dev/null || true)
     # shellcheck disable=SC2086
     [ -z "$nets" ] || dk network rm $nets >/dev/null 2>&1 || true
     kill -TERM "$pid" 2>/dev/null || true
     wait_gone "$pid" 20 || { kill -KILL "$pid" 2>/dev/null || true; wait_gone "$pid" 5 || true; }
   fi
+  # A network the engine could not remove (an endpoint it still counted) leaves its bridge, and
+  # with it a route that Podman then refuses to overlap: remove it by its name, br-<id>.
+  local net
+  for net in $nets; do
+    if ip link show "br-${net:0:12}" >/dev/null 2>&1; then ip link del "br-${net:0:12}" || true; fi
+  done
   # The engine's containerd and shims outlive a killed dockerd: end those that belong to DIR.
   local p
   for p in $(pgrep -f -- "$dir/" || true); do

@@ -87,10 +87,17 @@ class DockerEngineTest : public ::testing::Test {
     script_ = std::string(BULKHEAD_SOURCE_DIR) + "/scripts/" + kind_ + "-test-engine.sh";
     engine("start");
     ASSERT_FALSE(HasFatalFailure());
-    // A subnet of the test's own inside 198.19.0.0/16, so parallel engines rarely overlap.
+    // A subnet of the test's own inside 198.19.0.0/16. Podman refuses one already routed on the
+    // host (another engine's bridge), so a taken one is retried with another.
     std::random_device rd;
-    subnet_ = "198.19." + std::to_string(100 + rd() % 150) + ".0/24";
-    ASSERT_EQ(docker("network create --subnet " + subnet_ + " bh-e2e").rc, 0);
+    Cmd created;
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      subnet_ = "198.19." + std::to_string(100 + rd() % 150) + ".0/24";
+      created = sh("docker -H unix://" + socket() + " network create --subnet " + subnet_ +
+                   " bh-e2e 2>&1");
+      if (created.rc == 0) break;
+    }
+    ASSERT_EQ(created.rc, 0) << "network create --subnet " << subnet_ << ": " << created.out;
   }
 
   void TearDown() override {

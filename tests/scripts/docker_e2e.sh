@@ -102,6 +102,7 @@ set_has() {  # CONTAINER SET ADDRESS
 step "engine, network $subnet, Compose, Swarm and Kubernetes-labelled containers, bulkheadd"
 bash "$src/scripts/docker-test-engine.sh" start "$ENGINE"
 dk network create --subnet "$subnet" "$net" >/dev/null
+net_bridge=br-$(dk network inspect -f '{{.Id}}' "$net" | cut -c1-12)
 compose blog-proxy-1 proxy
 compose blog-app-1 app
 compose blog-db-1 db
@@ -265,4 +266,5 @@ stop_daemon
 bash "$src/scripts/docker-test-engine.sh" stop "$ENGINE"
 [ ! -e "$ENGINE" ] || fail "$ENGINE left behind"
 ! grep -q "$ENGINE" /proc/mounts || fail "mounts left under $ENGINE"
+! ip link show "$net_bridge" >/dev/null 2>&1 || fail "the network's bridge $net_bridge left behind"
 echo "PASS"
