@@ -166,9 +166,25 @@ for hn in h1:4 h2:6 h3:6; do
     fail "${hn%:*} did not resync: $(cluster_status "${hn%:*}" | jq -c .cluster)"
 done
 cluster_inventory_all "$work/all.yaml"
-cluster_verify "$work/all.yaml" "$work/d-all.out" ||
-  cluster_verify "$work/all.yaml" "$work/d-all.out" || fail "full matrix after the outage: $(cat "$work/d-all.out")"
-echo "  full matrix with db1 (8 containers) matches after the resync"
+# Up to 8 verifies (at least 1.1 s apart): under ASan one allowed cross-host cell (cli1 -> web2)
+# has stayed blocked for several seconds after the outage, with no drop counted by bulkhead's
+# chains; the switches' neighbours and the pair's conntrack entries are printed if it persists.
+verified=0
+for attempt in $(seq 8); do
+  if cluster_verify "$work/all.yaml" "$work/d-all.out"; then
+    verified=$attempt
+    break
+  fi
+done
+if [ "$verified" = 0 ]; then
+  for n in 1 2 3; do echo "=== neighbours of h$n's switch"; ip -n "$prefix-h$n-sw" neigh || true; done
+  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$prefix-h[0-9]-[a-z]+[0-9]$" || true); do
+    echo "=== conntrack in $ns (not CLOSE or TIME_WAIT)"
+    ip netns exec "$ns" grep -vE "CLOSE|TIME_WAIT" /proc/net/nf_conntrack | head -20 || true
+  done
+  fail "full matrix after the outage: $(cat "$work/d-all.out")"
+fi
+echo "  full matrix with db1 (8 containers) matches after the resync (verify $verified of at most 8)"
 
 step "e. burst: 1,000 records of node 'burst' (group feed -> web1 on h1) in about a second"
 enforced_web1() { grep '"msg":"endpoint enforced"' "$work/h1.log" | grep -c '"endpoint":"web1"' || true; }
