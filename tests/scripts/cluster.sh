@@ -116,15 +116,11 @@ done
 echo "  198.18.1.4 in h2 web2's api_v4 after ${ms_h2:-never} ms, in h3 db3's api_v4 after ${ms_h3:-never} ms"
 [ -n "$ms_h2" ] && [ -n "$ms_h3" ] || fail "api1 never reached the other hosts' sets"
 # The probes: web2 (h2) -> api1 80/tcp allowed, api1 -> db3 (h3) 81 allowed, cli3 -> api1 denied.
-ms_probe=
-for _ in $(seq 20); do
-  if "$build/bulkhead" verify "$work/policy" --inventory "$work/b-new.yaml" --ports "$cluster_ports" \
-    --timeout-ms 200 --parallel 64 >"$work/b.out" 2>&1; then
-    ms_probe=$(cluster_ms_since "$t0")
-    break
-  fi
-  [ "$(cluster_ms_since "$t0")" -lt 5000 ] || break
-done
+probes_match() {
+  "$build/bulkhead" verify "$work/policy" --inventory "$work/b-new.yaml" --ports "$cluster_ports" \
+    --timeout-ms 200 --parallel 64 >"$work/b.out" 2>&1
+}
+ms_probe=$(cluster_ms_until "$t0" 5000 probes_match) || true
 echo "  probes between api1 and web2, db3, cli3 as the policy says after ${ms_probe:-never} ms"
 [ -n "$ms_probe" ] || fail "api1 not enforced across hosts: $(cat "$work/b.out")"
 [ "$ms_h2" -le 2000 ] && [ "$ms_h3" -le 2000 ] && [ "$ms_probe" -le 2000 ] ||
@@ -149,15 +145,7 @@ wait_for 5 cluster_set_has h1 db1 api_v4 198.18.2.2 || fail "h1 did not enforce 
 cluster_set_lacks h2 api2 db_v4 198.18.1.5 || fail "h2 knows db1 although etcd is down"
 t0=$(date +%s%N)
 cluster_etcd_start
-ms_back=
-for _ in $(seq 200); do
-  if cluster_set_has h2 api2 db_v4 198.18.1.5; then
-    ms_back=$(cluster_ms_since "$t0")
-    break
-  fi
-  [ "$(cluster_ms_since "$t0")" -lt 10000 ] || break
-  sleep 0.05
-done
+ms_back=$(cluster_ms_until "$t0" 10000 cluster_set_has h2 api2 db_v4 198.18.1.5) || true
 echo "  etcd back; db1 in h2 api2's db_v4 after ${ms_back:-never} ms"
 [ -n "$ms_back" ] && [ "$ms_back" -le 5000 ] || fail "the change made during the outage did not propagate within 5 s"
 # h1 holds 4 of the 8 containers now, h2 and h3 two each.
@@ -247,16 +235,11 @@ kill -KILL "${cluster_pid[h2]}"
 wait "${cluster_pid[h2]}" 2>/dev/null || true
 unset 'cluster_pid[h2]'
 t0=$(date +%s%N)
-ms_gone=
-for _ in $(seq 300); do
-  if cluster_set_lacks h1 web1 api_v4 198.18.2.2 && cluster_set_lacks h3 db3 api_v4 198.18.2.2 &&
-    cluster_set_lacks h1 cli1 web_v4 198.18.2.3 && cluster_set_lacks h3 cli3 web_v4 198.18.2.3; then
-    ms_gone=$(cluster_ms_since "$t0")
-    break
-  fi
-  [ "$(cluster_ms_since "$t0")" -lt 15000 ] || break
-  sleep 0.05
-done
+h2_gone() {
+  cluster_set_lacks h1 web1 api_v4 198.18.2.2 && cluster_set_lacks h3 db3 api_v4 198.18.2.2 &&
+    cluster_set_lacks h1 cli1 web_v4 198.18.2.3 && cluster_set_lacks h3 cli3 web_v4 198.18.2.3
+}
+ms_gone=$(cluster_ms_until "$t0" 15000 h2_gone) || true
 echo "  h2's addresses gone from h1's and h3's sets ${ms_gone:-never} ms after the kill"
 [ -n "$ms_gone" ] || fail "h2's endpoints still in the other hosts' sets 15 s after the kill"
 [ "$ms_gone" -ge 1000 ] ||

@@ -181,6 +181,20 @@ cluster_set_lacks() { ! cluster_set_has "$@"; }
 
 # cluster_ms_since T0: milliseconds since T0 (a `date +%s%N` value).
 cluster_ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+# cluster_ms_until T0 LIMIT_MS CMD...: runs CMD every 50 ms until it succeeds, then prints the
+# milliseconds since T0; returns 1 (printing nothing) once LIMIT_MS have passed since T0.
+cluster_ms_until() {
+  local t0=$1 limit=$2
+  shift 2
+  while :; do
+    if "$@"; then
+      cluster_ms_since "$t0"
+      return 0
+    fi
+    [ "$(cluster_ms_since "$t0")" -lt "$limit" ] || return 1
+    sleep 0.05
+  done
+}
 
 # cluster_verify INVENTORY OUT [verify options...]: a probing `bulkhead verify` of the policy over
 # INVENTORY on the lab's ports; its status is verify's (0: what the probes saw is what the
