@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "netlink/dataplane.h"
-#include "netlink/mnl_socket.h"
-#include "netlink/netns.h"
-#include "netlink/nft_apply.h"
-#include "netlink/nft_read.h"
+#include "netlink/nft/apply.h"
+#include "netlink/nft/mnl_socket.h"
+#include "netlink/nft/read.h"
+#include "netlink/ns/netns.h"
 #include "policy/render.h"
 
 namespace bh = bulkhead;

@@ -1,6 +1,6 @@
 // The daemon's narrow view of the kernel: bring a namespace to its EndpointPlan, remove
 // bulkhead's objects, observe what is there. KernelDataplane does it for real; FakeDataplane
-// (fake_dataplane.h) records operations as text for reconciler tests.
+// (tests/support/fake_dataplane.h) records operations as text for reconciler tests.
 #pragma once
 
 #include <memory>
@@ -8,7 +8,7 @@
 #include <string>
 
 #include "common/result.h"
-#include "netlink/nft_apply.h"
+#include "netlink/nft/apply.h"
 #include "policy/plan.h"
 
 namespace bulkhead::netlink {

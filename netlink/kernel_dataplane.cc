@@ -5,11 +5,11 @@
 #include <mutex>
 
 #include "netlink/dataplane.h"
-#include "netlink/mnl_socket.h"
-#include "netlink/netns.h"
-#include "netlink/nft_read.h"
-#include "netlink/nl_route_socket.h"
-#include "netlink/tc_shaping.h"
+#include "netlink/nft/mnl_socket.h"
+#include "netlink/nft/read.h"
+#include "netlink/ns/netns.h"
+#include "netlink/tc/nl_route_socket.h"
+#include "netlink/tc/shaping.h"
 
 namespace bulkhead::netlink {
 namespace {

@@ -1,5 +1,5 @@
 // Text forms of a Plan. render_nft reproduces what nftables 1.0.6 prints for `nft list table inet
-// bulkhead` (checked against the real nft by tests/netlink/render_roundtrip_test.cc), so a
+// bulkhead` (checked against the real nft by tests/policy/render_roundtrip_test.cc), so a
 // listing of the kernel's table can be compared with the plan byte for byte.
 #include "policy/render.h"
 

@@ -5,7 +5,7 @@
 #   ./scripts/sanitize.sh [CTEST_ARGS...]
 # Any sanitizer report fails the test it happens in (-fno-sanitize-recover=all, exit code 1).
 #
-# Every test of the regular suite runs here (policy_tests, netlink_tests, all script tests)
+# Every test of the regular suite runs here (every label: unit, kernel, docker, cluster)
 # except those in NOT_SANITIZED, each for its reason:
 #   script.soak  asserts that the daemon's VmRSS after 3 minutes of churn is within 10 % + 2 MiB
 #                of its warm-up level; ASan keeps freed memory in its quarantine (up to 256 MiB)
@@ -13,10 +13,10 @@
 #                The same daemon code runs sanitized under churn in fault_netns and fault_sigkill.
 #   script.flow_log  asserts an absolute bound on the daemon's VmRSS (32 MiB) under a flood;
 #                the sanitized daemon was at 35-37 MiB there (shadow memory). The flow log's
-#                decoding and aggregation run sanitized in netlink_tests (NflogDecode.*,
+#                decoding and aggregation run sanitized in the gtests (NflogDecode.*,
 #                FlowAggregator.*, AuditLab.*).
 #   script.docker_tamper  its point is a timing target: the repair within 100 ms of the kernel's
-#                deletion event. The change monitor it relies on runs sanitized in netlink_tests
+#                deletion event. The change monitor it relies on runs sanitized in the gtests
 #                (ChangeMonitor.*) and the daemon's tamper watch in every daemon test.
 # CI runs this from .ci/run. On the 2-core development machine under a load average of about 10
 # the ctest part took 25 minutes (the Docker engine tests and script tests are most of it).

@@ -1,4 +1,4 @@
-#include "enforcer/cli_common.h"
+#include "enforcer/cli/common.h"
 
 #include <filesystem>
 #include <iostream>

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "enforcer/cli.h"
+#include "enforcer/cli/commands.h"
 #include "policy/endpoint.h"
 #include "policy/load.h"
 

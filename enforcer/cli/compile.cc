@@ -1,8 +1,9 @@
 // bulkhead compile PATH... --inventory FILE [--endpoint NAME]
+#include "policy/compile.h"
+
 #include <iostream>
 
-#include "enforcer/cli_common.h"
-#include "policy/compile.h"
+#include "enforcer/cli/common.h"
 #include "policy/lint.h"
 #include "policy/plan_limits.h"
 #include "policy/render.h"

@@ -1,9 +1,10 @@
 // bulkhead explain PATH... --inventory FILE --from NAME|ADDR --to NAME|ADDR --port PORT/PROTO
 // Offline: the verdict the daemon would enforce for one flow, and why (docs/explain.md).
+#include "policy/explain.h"
+
 #include <iostream>
 
-#include "enforcer/cli_common.h"
-#include "policy/explain.h"
+#include "enforcer/cli/common.h"
 #include "policy/flow_query.h"
 #include "policy/lint.h"
 

@@ -1,9 +1,10 @@
 // bulkhead graph PATH... [--inventory FILE] [--format dot|svg]: the policies as a picture.
+#include "policy/graph.h"
+
 #include <iostream>
 
-#include "enforcer/cli_common.h"
-#include "enforcer/graph_svg.h"
-#include "policy/graph.h"
+#include "enforcer/cli/common.h"
+#include "enforcer/cli/graph_svg.h"
 #include "policy/lint.h"
 
 namespace bulkhead::cli {

@@ -1,4 +1,4 @@
-#include "enforcer/graph_svg.h"
+#include "enforcer/cli/graph_svg.h"
 
 #include <graphviz/cgraph.h>
 #include <graphviz/gvc.h>

@@ -1,10 +1,11 @@
 // bulkhead lint PATH... [--inventory FILE] [--format text|json|sarif] [--strict]
+#include "policy/lint.h"
+
 #include <algorithm>
 #include <iostream>
 
-#include "enforcer/cli_common.h"
+#include "enforcer/cli/common.h"
 #include "policy/compile.h"
-#include "policy/lint.h"
 #include "policy/plan_limits.h"
 
 namespace bulkhead::cli {

@@ -3,7 +3,7 @@
 #include <map>
 #include <string>
 
-#include "enforcer/cli.h"
+#include "enforcer/cli/commands.h"
 
 namespace {
 

@@ -1,5 +1,4 @@
-#include "common/unique_fd.h"
-#include "enforcer/probe.h"
+#include "enforcer/cli/probe.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -13,6 +12,8 @@
 #include <cerrno>
 #include <cstring>
 #include <thread>
+
+#include "common/unique_fd.h"
 
 namespace bulkhead::probe {
 namespace {
@@ -96,12 +97,12 @@ Result probe_icmp(const Probe& p, int timeout_ms) {
   sockaddr_storage ss;
   socklen_t len = to_sockaddr(p.to, 0, &ss);
   UniqueFd s(::socket(ss.ss_family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP));
+                      v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP));
   if (s.get() < 0) return {Outcome::error, std::string("raw socket: ") + std::strerror(errno)};
   static std::atomic<uint16_t> next_id{static_cast<uint16_t>(::getpid())};
   const uint16_t id = next_id++;
-  uint8_t pkt[16] = {static_cast<uint8_t>(v6 ? 128 : 8), 0, 0, 0,
-                     static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id & 0xff), 0, 1};
+  uint8_t pkt[16] = {static_cast<uint8_t>(v6 ? 128 : 8), 0, 0, 0, static_cast<uint8_t>(id >> 8),
+                     static_cast<uint8_t>(id & 0xff),    0, 1};
   std::memcpy(pkt + 8, "bulkhead", 8);
   if (!v6) {
     uint16_t c = checksum(pkt, sizeof(pkt));
@@ -128,7 +129,8 @@ Result probe_icmp(const Probe& p, int timeout_ms) {
     if (static_cast<size_t>(n) < off + 8) continue;
     const uint8_t* icmp = buf + off;
     const uint8_t reply = v6 ? 129 : 0;
-    if (icmp[0] == reply && ((icmp[4] << 8) | icmp[5]) == id) return {Outcome::reached, "echo reply"};
+    if (icmp[0] == reply && ((icmp[4] << 8) | icmp[5]) == id)
+      return {Outcome::reached, "echo reply"};
   }
 }
 

@@ -3,8 +3,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "enforcer/cli_common.h"
-#include "enforcer/status_socket.h"
+#include "enforcer/cli/common.h"
+#include "enforcer/status/socket.h"
 
 namespace bulkhead::cli {
 namespace {

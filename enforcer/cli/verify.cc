@@ -6,8 +6,8 @@
 #include <set>
 #include <sstream>
 
-#include "enforcer/cli_common.h"
-#include "enforcer/probe.h"
+#include "enforcer/cli/common.h"
+#include "enforcer/cli/probe.h"
 #include "policy/evaluate.h"
 #include "policy/lint.h"
 

@@ -1,4 +1,4 @@
-#include "enforcer/daemon.h"
+#include "enforcer/daemon/daemon.h"
 
 #include <malloc.h>
 #include <poll.h>
@@ -16,12 +16,13 @@
 #include <set>
 
 #include "common/unique_fd.h"
-#include "enforcer/cluster_record.h"
-#include "enforcer/file_watch.h"
-#include "enforcer/log.h"
-#include "enforcer/status_socket.h"
-#include "netlink/link_addresses.h"
-#include "netlink/netns.h"
+#include "enforcer/daemon/file_watch.h"
+#include "enforcer/log/log.h"
+#include "enforcer/sources/cluster/record.h"
+#include "enforcer/sources/docker/source_factory.h"
+#include "enforcer/status/socket.h"
+#include "netlink/ns/link_addresses.h"
+#include "netlink/ns/netns.h"
 #include "policy/compile.h"
 #include "policy/load.h"
 #include "policy/plan_limits.h"

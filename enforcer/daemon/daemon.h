@@ -14,16 +14,16 @@
 #include <vector>
 
 #include "common/unique_fd.h"
-#include "enforcer/cluster_source.h"
-#include "enforcer/daemon_options.h"
-#include "enforcer/endpoint_watcher.h"
-#include "enforcer/flow_log.h"
-#include "enforcer/inventory_source.h"
-#include "enforcer/metrics.h"
-#include "enforcer/poll_set.h"
-#include "enforcer/reconciler.h"
-#include "enforcer/source.h"
-#include "enforcer/tamper_watch.h"
+#include "enforcer/daemon/endpoint_watcher.h"
+#include "enforcer/daemon/flow_log.h"
+#include "enforcer/daemon/metrics.h"
+#include "enforcer/daemon/options.h"
+#include "enforcer/daemon/poll_set.h"
+#include "enforcer/daemon/reconciler.h"
+#include "enforcer/daemon/tamper_watch.h"
+#include "enforcer/sources/cluster/source.h"
+#include "enforcer/sources/inventory.h"
+#include "enforcer/sources/source.h"
 #include "netlink/dataplane.h"
 #include "policy/model.h"
 
@@ -75,9 +75,5 @@ class Daemon {
 // SIGHUP, SIGTERM and SIGINT: the daemon reads them through a signalfd. main() blocks them before
 // any thread starts (metrics, sources), so that no other thread takes the default action.
 sigset_t handled_signals();
-
-// Makes a source for --source docker[:SOCKET]; returns nullptr when it is not available.
-std::unique_ptr<Source> make_docker_source(const std::string& socket_path,
-                                           std::chrono::seconds resync_interval);
 
 }  // namespace bulkhead::daemon

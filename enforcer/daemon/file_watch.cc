@@ -1,4 +1,4 @@
-#include "enforcer/file_watch.h"
+#include "enforcer/daemon/file_watch.h"
 
 #include <sys/inotify.h>
 #include <unistd.h>
@@ -25,9 +25,9 @@ FileWatch::FileWatch(const std::vector<std::string>& paths) {
   }
   if (fd_ < 0) return;
   for (const auto& d : dirs) {
-    int wd = ::inotify_add_watch(fd_, d.c_str(),
-                                 IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
-                                     IN_CREATE | IN_ATTRIB);
+    int wd = ::inotify_add_watch(
+        fd_, d.c_str(),
+        IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_ATTRIB);
     if (wd >= 0) dirs_.emplace_back(wd, d);
   }
 }

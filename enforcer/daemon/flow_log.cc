@@ -1,4 +1,4 @@
-#include "enforcer/flow_log.h"
+#include "enforcer/daemon/flow_log.h"
 
 #include <netinet/in.h>
 #include <sys/timerfd.h>
@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <ctime>
 
-#include "enforcer/log.h"
-#include "netlink/netns.h"
+#include "enforcer/log/log.h"
+#include "netlink/ns/netns.h"
 #include "policy/plan.h"
 
 namespace bulkhead::daemon {

@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "common/unique_fd.h"
-#include "enforcer/endpoint_watcher.h"
-#include "enforcer/poll_set.h"
-#include "netlink/nflog.h"
+#include "enforcer/daemon/endpoint_watcher.h"
+#include "enforcer/daemon/poll_set.h"
+#include "netlink/watch/nflog.h"
 #include "policy/address.h"
 
 namespace bulkhead::daemon {

@@ -4,9 +4,9 @@
 
 #include <iostream>
 
-#include "enforcer/daemon.h"
-#include "enforcer/log.h"
-#include "enforcer/privileges.h"
+#include "enforcer/daemon/daemon.h"
+#include "enforcer/daemon/privileges.h"
+#include "enforcer/log/log.h"
 #include "netlink/dataplane.h"
 
 int main(int argc, char** argv) {

@@ -1,4 +1,4 @@
-#include "enforcer/metrics.h"
+#include "enforcer/daemon/metrics.h"
 
 #include <algorithm>
 

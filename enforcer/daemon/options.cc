@@ -1,4 +1,4 @@
-#include "enforcer/daemon_options.h"
+#include "enforcer/daemon/options.h"
 
 #include <unistd.h>
 
@@ -7,8 +7,8 @@
 #include <cstring>
 #include <iostream>
 
-#include "enforcer/cluster_record.h"
-#include "enforcer/http_client.h"
+#include "enforcer/http/client.h"
+#include "enforcer/sources/cluster/record.h"
 
 namespace bulkhead::daemon {
 

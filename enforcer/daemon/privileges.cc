@@ -1,4 +1,4 @@
-#include "enforcer/privileges.h"
+#include "enforcer/daemon/privileges.h"
 
 #include <cap-ng.h>
 #include <grp.h>
@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstdlib>
 
-#include "enforcer/metrics.h"
+#include "enforcer/daemon/metrics.h"
 
 namespace bulkhead::daemon {
 

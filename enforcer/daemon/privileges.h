@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "enforcer/daemon_options.h"
+#include "enforcer/daemon/options.h"
 
 namespace bulkhead::daemon {
 

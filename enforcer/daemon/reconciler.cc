@@ -1,4 +1,4 @@
-#include "enforcer/reconciler.h"
+#include "enforcer/daemon/reconciler.h"
 
 #include <algorithm>
 

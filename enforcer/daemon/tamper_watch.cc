@@ -1,9 +1,9 @@
-#include "enforcer/tamper_watch.h"
+#include "enforcer/daemon/tamper_watch.h"
 
 #include <fmt/format.h>
 
-#include "enforcer/log.h"
-#include "netlink/netns.h"
+#include "enforcer/log/log.h"
+#include "netlink/ns/netns.h"
 
 namespace bulkhead::daemon {
 

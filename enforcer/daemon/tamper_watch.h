@@ -11,11 +11,11 @@
 #include <memory>
 #include <string>
 
-#include "enforcer/endpoint_watcher.h"
-#include "enforcer/metrics.h"
-#include "enforcer/poll_set.h"
-#include "enforcer/reconciler.h"
-#include "netlink/change_monitor.h"
+#include "enforcer/daemon/endpoint_watcher.h"
+#include "enforcer/daemon/metrics.h"
+#include "enforcer/daemon/poll_set.h"
+#include "enforcer/daemon/reconciler.h"
+#include "netlink/watch/change_monitor.h"
 
 namespace bulkhead::daemon {
 

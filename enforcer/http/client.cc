@@ -1,4 +1,4 @@
-#include "enforcer/http_client.h"
+#include "enforcer/http/client.h"
 
 #include <openssl/ssl.h>
 

@@ -1,4 +1,4 @@
-#include "enforcer/log.h"
+#include "enforcer/log/log.h"
 
 #include <spdlog/sinks/stdout_sinks.h>
 

@@ -1,4 +1,4 @@
-#include "enforcer/inventory_source.h"
+#include "enforcer/sources/inventory.h"
 
 #include "policy/load.h"
 

@@ -5,7 +5,7 @@
 
 #include <mutex>
 
-#include "enforcer/source.h"
+#include "enforcer/sources/source.h"
 
 namespace bulkhead::daemon {
 

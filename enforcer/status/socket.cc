@@ -1,4 +1,4 @@
-#include "enforcer/status_socket.h"
+#include "enforcer/status/socket.h"
 
 #include <sys/socket.h>
 #include <sys/stat.h>

@@ -1,11 +1,11 @@
-#include "netlink/nft_apply.h"
+#include "netlink/nft/apply.h"
 
 #include <algorithm>
 #include <iterator>
 
-#include "netlink/nft_batch.h"
-#include "netlink/nft_read.h"
-#include "netlink/nft_table_build.h"
+#include "netlink/nft/batch.h"
+#include "netlink/nft/read.h"
+#include "netlink/nft/table_build.h"
 
 namespace bulkhead::netlink {
 namespace {

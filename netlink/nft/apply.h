@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "netlink/mnl_socket.h"
+#include "netlink/nft/mnl_socket.h"
 #include "policy/plan.h"
 
 namespace bulkhead::netlink {

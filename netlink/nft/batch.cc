@@ -1,4 +1,4 @@
-#include "netlink/nft_batch.h"
+#include "netlink/nft/batch.h"
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>

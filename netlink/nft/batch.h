@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "netlink/mnl_socket.h"
+#include "netlink/nft/mnl_socket.h"
 
 struct nlmsghdr;
 

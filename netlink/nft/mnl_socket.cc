@@ -1,4 +1,4 @@
-#include "netlink/mnl_socket.h"
+#include "netlink/nft/mnl_socket.h"
 
 #include <libmnl/libmnl.h>
 #include <linux/netlink.h>

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "common/result.h"
-#include "netlink/netns.h"
+#include "netlink/ns/netns.h"
 
 struct mnl_socket;
 struct nlmsghdr;

@@ -1,4 +1,4 @@
-#include "netlink/nft_read.h"
+#include "netlink/nft/read.h"
 
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
@@ -11,8 +11,8 @@
 #include <map>
 #include <vector>
 
-#include "netlink/nft_objects.h"
-#include "netlink/nft_rule_decode.h"
+#include "netlink/nft/objects.h"
+#include "netlink/nft/rule_decode.h"
 
 namespace bulkhead::netlink {
 namespace {

@@ -4,7 +4,7 @@
 #include <optional>
 
 #include "common/result.h"
-#include "netlink/mnl_socket.h"
+#include "netlink/nft/mnl_socket.h"
 #include "policy/plan.h"
 
 namespace bulkhead::netlink {

@@ -1,4 +1,4 @@
-#include "netlink/nft_rule_build.h"
+#include "netlink/nft/rule_build.h"
 
 #include <arpa/inet.h>
 #include <linux/netfilter.h>

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "common/result.h"
-#include "netlink/nft_objects.h"
+#include "netlink/nft/objects.h"
 #include "policy/plan.h"
 
 namespace bulkhead::netlink {

@@ -1,4 +1,4 @@
-#include "netlink/nft_rule_decode.h"
+#include "netlink/nft/rule_decode.h"
 
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "netlink/nft_objects.h"
+#include "netlink/nft/objects.h"
 
 namespace bulkhead::netlink {
 namespace {

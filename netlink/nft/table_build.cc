@@ -1,4 +1,4 @@
-#include "netlink/nft_table_build.h"
+#include "netlink/nft/table_build.h"
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -7,8 +7,8 @@
 
 #include <algorithm>
 
-#include "netlink/nft_objects.h"
-#include "netlink/nft_rule_build.h"
+#include "netlink/nft/objects.h"
+#include "netlink/nft/rule_build.h"
 
 namespace bulkhead::netlink {
 namespace {

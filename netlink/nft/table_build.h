@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "netlink/nft_batch.h"
+#include "netlink/nft/batch.h"
 #include "policy/plan.h"
 
 namespace bulkhead::netlink {

@@ -1,4 +1,4 @@
-#include "netlink/link_addresses.h"
+#include "netlink/ns/link_addresses.h"
 
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "netlink/netns.h"
+#include "netlink/ns/netns.h"
 #include "policy/address.h"
 
 namespace bulkhead::netlink {

@@ -1,4 +1,4 @@
-#include "netlink/netns.h"
+#include "netlink/ns/netns.h"
 
 #include <fcntl.h>
 #include <linux/magic.h>

@@ -1,4 +1,4 @@
-#include "netlink/nl_route_socket.h"
+#include "netlink/tc/nl_route_socket.h"
 
 #include <netlink/errno.h>
 #include <netlink/netlink.h>

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "common/result.h"
-#include "netlink/netns.h"
+#include "netlink/ns/netns.h"
 
 struct nl_sock;
 

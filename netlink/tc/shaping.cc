@@ -1,4 +1,4 @@
-#include "netlink/tc_shaping.h"
+#include "netlink/tc/shaping.h"
 
 #include <linux/if.h>
 #include <linux/if_ether.h>

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "common/result.h"
-#include "netlink/nl_route_socket.h"
+#include "netlink/tc/nl_route_socket.h"
 #include "policy/plan.h"
 
 namespace bulkhead::netlink {

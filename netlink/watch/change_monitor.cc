@@ -1,4 +1,4 @@
-#include "netlink/change_monitor.h"
+#include "netlink/watch/change_monitor.h"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "common/result.h"
-#include "netlink/mnl_socket.h"
-#include "netlink/netns.h"
+#include "netlink/nft/mnl_socket.h"
+#include "netlink/ns/netns.h"
 
 namespace bulkhead::netlink {
 

@@ -1,4 +1,4 @@
-#include "netlink/nflog.h"
+#include "netlink/watch/nflog.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -1,14 +1,14 @@
 // What other hosts write into etcd, as the cluster source reads it: the gateway's answers
-// (enforcer/etcd_json.cc), then every key and record in them (enforcer/cluster_record.cc). A
-// host's records are only as trusted as etcd's access control; a malformed one must be refused,
-// never crash the daemons that read it.
+// (enforcer/sources/cluster/etcd_json.cc), then every key and record in them
+// (enforcer/sources/cluster/record.cc). A host's records are only as trusted as etcd's access
+// control; a malformed one must be refused, never crash the daemons that read it.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "enforcer/cluster_record.h"
-#include "enforcer/etcd_json.h"
+#include "enforcer/sources/cluster/etcd_json.h"
+#include "enforcer/sources/cluster/record.h"
 
 using namespace bulkhead::daemon;
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "enforcer/docker_json.h"
+#include "enforcer/sources/docker/json.h"
 
 using namespace bulkhead::daemon::docker;
 

@@ -6,11 +6,11 @@
 #include <atomic>
 #include <thread>
 
-#include "enforcer/probe.h"
+#include "enforcer/cli/probe.h"
 #include "netlink/dataplane.h"
 #include "policy/compile.h"
 #include "policy/load.h"
-#include "tests/netlink/netns_fixture.h"
+#include "tests/support/netns_fixture.h"
 
 namespace bulkhead {
 namespace {
@@ -21,7 +21,8 @@ std::string policy_text(int step) {
   // Every step names a different extra port, so every step rewrites the chains (a whole-table
   // replace), the hardest case for atomicity.
   return "apiVersion: bulkhead/v1\nkind: Policy\nmetadata: {name: atom}\nspec:\n"
-         "  groups:\n    a: {selector: role=a}\n    b: {selector: role=b}\n    c: {selector: role=c}\n"
+         "  groups:\n    a: {selector: role=a}\n    b: {selector: role=b}\n    c: {selector: "
+         "role=c}\n"
          "  allow:\n    - {from: [a], to: [b], ports: [8080/tcp, " +
          std::to_string(9000 + step) + "/tcp]}\n";
 }
@@ -76,9 +77,12 @@ TEST(Atomicity, HundredReappliesNeverOpenADeniedFlowNorCloseAnAllowedOne) {
       auto r = probe::run(probes, std::chrono::milliseconds(50), static_cast<int>(probes.size()));
       for (size_t i = 0; i < r.size(); ++i) {
         const bool allowed = i % 3 == 2;
-        if (r[i].outcome == probe::Outcome::error) ++errors;
-        else if (!allowed && r[i].outcome == probe::Outcome::reached) ++leaks;
-        else if (allowed && r[i].outcome != probe::Outcome::reached) ++gaps;
+        if (r[i].outcome == probe::Outcome::error)
+          ++errors;
+        else if (!allowed && r[i].outcome == probe::Outcome::reached)
+          ++leaks;
+        else if (allowed && r[i].outcome != probe::Outcome::reached)
+          ++gaps;
       }
       ++rounds;
     }

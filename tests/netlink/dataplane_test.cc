@@ -1,33 +1,23 @@
-// KernelDataplane against real namespaces, FakeDataplane's recorded lines.
+// KernelDataplane against real namespaces.
 #include "netlink/dataplane.h"
 
 #include <gtest/gtest.h>
 
-#include "netlink/fake_dataplane.h"
-#include "tests/netlink/netns_fixture.h"
-#include "tests/netlink/nft_tables.h"
+#include "tests/support/netns_fixture.h"
+#include "tests/support/plan_builders.h"
 
 namespace bulkhead::netlink {
 namespace {
 
-using namespace testing;  // NOLINT
-
-policy::EndpointPlan endpoint_plan(const std::string& name, const std::string& path) {
-  policy::EndpointPlan p;
-  p.endpoint = name;
-  p.netns = path;
-  p.table = sample_table({range("198.18.0.0", "198.18.0.15")}, 8080);
-  p.tc.egress = policy::TcLimit{50'000'000, 62'500};
-  p.tc.ingress = policy::TcLimit{20'000'000, 25'000};
-  return p;
-}
+using namespace testing;              // NOLINT: the namespace fixtures
+using namespace ::bulkhead::testing;  // NOLINT: the plan builders
 
 TEST(KernelDataplane, AppliesObservesUpdatesAndRemoves) {
   TestNamespaces nets;
   std::string a = nets.add("dpa"), b = nets.add("dpb");
   nets.link(a, "198.18.3.1/24", b, "198.18.3.2/24");
   auto dp = make_kernel_dataplane();
-  policy::EndpointPlan plan = endpoint_plan("b", TestNamespaces::path(b));
+  policy::EndpointPlan plan = sample_endpoint_plan("b", TestNamespaces::path(b));
 
   ApplyOutcome out;
   auto st = dp->apply(plan, &out);
@@ -64,7 +54,7 @@ TEST(KernelDataplane, RemoveCleansUpAndToleratesAGoneNamespace) {
   std::string a = nets.add("dra"), b = nets.add("drb");
   nets.link(a, "198.18.4.1/24", b, "198.18.4.2/24");
   auto dp = make_kernel_dataplane();
-  policy::EndpointPlan plan = endpoint_plan("b", TestNamespaces::path(b));
+  policy::EndpointPlan plan = sample_endpoint_plan("b", TestNamespaces::path(b));
   ASSERT_TRUE(dp->apply(plan).ok());
   ASSERT_TRUE(dp->remove(plan.netns).ok());
   std::string out;
@@ -79,7 +69,7 @@ TEST(KernelDataplane, ReopensANamespaceThatWasRecreatedUnderTheSamePath) {
   TestNamespaces nets;
   std::string b = nets.add("dre");
   auto dp = make_kernel_dataplane();
-  policy::EndpointPlan plan = endpoint_plan("b", TestNamespaces::path(b));
+  policy::EndpointPlan plan = sample_endpoint_plan("b", TestNamespaces::path(b));
   plan.tc = {};  // no interface besides lo here
   ASSERT_TRUE(dp->apply(plan).ok());
   auto first = dp->observe(plan.netns);
@@ -99,7 +89,7 @@ TEST(KernelDataplane, ErrorNamesTheEndpointAndTheObject) {
   TestNamespaces nets;
   std::string b = nets.add("der");
   auto dp = make_kernel_dataplane();
-  policy::EndpointPlan plan = endpoint_plan("b", TestNamespaces::path(b));
+  policy::EndpointPlan plan = sample_endpoint_plan("b", TestNamespaces::path(b));
   plan.tc = {};
   plan.table->sets.push_back(policy::NftSet{std::string(300, 'y'), 4, false, {}});
   auto st = dp->apply(plan);
@@ -112,7 +102,7 @@ TEST(KernelDataplane, RefusesTheNamespaceItRunsIn) {
   std::string before;
   ASSERT_EQ(sh("nft list tables", &before), 0) << before;
   auto dp = make_kernel_dataplane();
-  policy::EndpointPlan plan = endpoint_plan("host", "/proc/self/ns/net");
+  policy::EndpointPlan plan = sample_endpoint_plan("host", "/proc/self/ns/net");
   auto st = dp->apply(plan);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.error().to_string().find("refusing the namespace bulkhead runs in"),
@@ -122,47 +112,6 @@ TEST(KernelDataplane, RefusesTheNamespaceItRunsIn) {
   std::string after;
   ASSERT_EQ(sh("nft list tables", &after), 0) << after;
   EXPECT_EQ(after, before);
-}
-
-TEST(FakeDataplane, RecordsChangesAsLines) {
-  FakeDataplane fake;
-  policy::EndpointPlan plan = endpoint_plan("web", "/run/netns/web");
-  ASSERT_TRUE(fake.apply(plan).ok());
-  ASSERT_TRUE(fake.apply(plan).ok());  // nothing to do: no line
-  plan.table->sets[0].elements = {range("198.18.0.0", "198.18.0.7"), host("198.18.0.99")};
-  ASSERT_TRUE(fake.apply(plan).ok());
-  fake.fail_next(plan.netns, make_error("nft transaction", "injected", EPERM));
-  EXPECT_FALSE(fake.apply(plan).ok());
-  plan.table.reset();
-  plan.tc = {};
-  ASSERT_TRUE(fake.apply(plan).ok());
-  ASSERT_TRUE(fake.remove(plan.netns).ok());
-  EXPECT_EQ(fake.text(),
-            "apply web (/run/netns/web): nft replaced, tc egress=50000000bit/62500B "
-            "ingress=20000000bit/25000B\n"
-            "apply web (/run/netns/web): nft elements peers4 +2 -1\n"
-            "error apply web (/run/netns/web): nft transaction: injected: Operation not "
-            "permitted\n"
-            "apply web (/run/netns/web): nft deleted, tc removed\n"
-            "remove /run/netns/web\n");
-}
-
-TEST(FakeDataplane, ObserveShowsInjectedDrift) {
-  FakeDataplane fake;
-  policy::EndpointPlan plan = endpoint_plan("web", "/run/netns/web");
-  ASSERT_TRUE(fake.apply(plan).ok());
-  auto seen = fake.observe(plan.netns);
-  ASSERT_TRUE(seen.ok());
-  EXPECT_TRUE(in_sync(*seen, plan));
-  Observed drifted = *seen;
-  drifted.table->chains[0].rules.pop_back();
-  fake.set_observed(plan.netns, drifted);
-  seen = fake.observe(plan.netns);
-  ASSERT_TRUE(seen.ok());
-  EXPECT_FALSE(in_sync(*seen, plan));
-  fake.clear_lines();
-  ASSERT_TRUE(fake.apply(plan).ok());
-  EXPECT_EQ(fake.text(), "apply web (/run/netns/web): nft replaced\n");
 }
 
 }  // namespace

@@ -8,13 +8,14 @@
 
 #include "netlink/dataplane.h"
 #include "policy/limits.h"
-#include "tests/netlink/netns_fixture.h"
-#include "tests/netlink/nft_tables.h"
+#include "tests/support/netns_fixture.h"
+#include "tests/support/plan_builders.h"
 
 namespace bulkhead::netlink {
 namespace {
 
-using namespace testing;  // NOLINT
+using namespace testing;              // NOLINT: the namespace fixtures
+using namespace ::bulkhead::testing;  // NOLINT: the plan builders
 
 TEST(PlanLimits, ATableAtEveryLimitAppliesInOneTransaction) {
   TestNamespaces nets;

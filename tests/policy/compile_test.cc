@@ -8,6 +8,7 @@
 #include "policy/render.h"
 #include "tests/policy/policy_builders.h"
 #include "tests/policy/random_policy.h"
+#include "tests/support/plan_builders.h"
 
 namespace bulkhead::policy {
 namespace {
@@ -51,17 +52,7 @@ std::vector<std::string> elements(const NftSet* s) {
   return out;
 }
 
-NftRule allow(int family, std::string set, L4 proto, uint16_t first, uint16_t last,
-              std::string comment) {
-  NftRule r;
-  r.family = family;
-  r.peer_set = std::move(set);
-  r.proto = proto;
-  r.port_first = first;
-  r.port_last = last;
-  r.comment = std::move(comment);
-  return r;
-}
+using bulkhead::testing::allow;
 
 // The shop example: web may reach api on 8080/tcp; api may reach DNS and ping inside
 // 198.18.0.0/16 except one /24, and any endpoint's "http" port.

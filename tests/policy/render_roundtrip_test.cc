@@ -15,9 +15,12 @@
 #include "policy/load.h"
 #include "policy/render.h"
 #include "tests/policy/random_policy.h"
+#include "tests/support/plan_builders.h"
 
 namespace bulkhead::policy {
 namespace {
+
+using namespace ::bulkhead::testing;  // NOLINT: the plan builders
 
 struct CommandResult {
   int status = -1;
@@ -103,40 +106,6 @@ void expect_roundtrip(const NftTable& table, const std::string& what) {
   EXPECT_EQ(zero_counters(list.out), zero_counters(text)) << what;
 }
 
-IpAddr ip(const char* s) { return *IpAddr::parse(s); }
-AddrRange one(const char* s) { return {ip(s), ip(s)}; }
-AddrRange span(const char* a, const char* b) { return {ip(a), ip(b)}; }
-
-NftRule base(RuleKind k) {
-  NftRule r;
-  r.kind = k;
-  r.counter = false;
-  return r;
-}
-
-NftRule allow(int family, std::string set, L4 proto, uint16_t first = 0, uint16_t last = 0,
-              std::string comment = "") {
-  NftRule r;
-  r.family = family;
-  r.peer_set = std::move(set);
-  r.proto = proto;
-  r.port_first = first;
-  r.port_last = last ? last : first;
-  r.comment = std::move(comment);
-  return r;
-}
-
-NftRule log_rule(std::string prefix, uint32_t rate, uint32_t burst) {
-  NftRule r;
-  r.kind = RuleKind::log;
-  r.counter = false;
-  r.log_rate = rate;
-  r.log_burst = burst;
-  r.log_group = kNflogGroup;
-  r.log_prefix = std::move(prefix);
-  return r;
-}
-
 // Every rule kind, every L4 with and without an address family and a set, single ports and
 // ranges, plain and interval sets of both families (empty ones too), wrapped element lists.
 NftTable every_form() {
@@ -145,34 +114,34 @@ NftTable every_form() {
       {"cidr_0a_v4",
        4,
        true,
-       {span("0.0.0.0", "9.255.255.255"), one("10.1.0.7"), span("198.18.0.0", "198.18.255.255"),
-        span("198.19.0.1", "198.19.0.5"), span("203.0.113.0", "203.0.113.127")}});
+       {range("0.0.0.0", "9.255.255.255"), host("10.1.0.7"), range("198.18.0.0", "198.18.255.255"),
+        range("198.19.0.1", "198.19.0.5"), range("203.0.113.0", "203.0.113.127")}});
   t.sets.push_back({"cidr_0b_v6",
                     6,
                     true,
-                    {span("2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"),
-                     one("2001:db9::1"), span("2001:dba::1", "2001:dba::9")}});
+                    {range("2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"),
+                     host("2001:db9::1"), range("2001:dba::1", "2001:dba::9")}});
   t.sets.push_back({"cidr_empty_v4", 4, true, {}});
-  t.sets.push_back({"cidr_all_v4", 4, true, {span("0.0.0.0", "255.255.255.255")}});
+  t.sets.push_back({"cidr_all_v4", 4, true, {range("0.0.0.0", "255.255.255.255")}});
   t.sets.push_back(
-      {"cidr_all_v6", 6, true, {span("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")}});
+      {"cidr_all_v6", 6, true, {range("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")}});
   t.sets.push_back({"cidr_top_v4",
                     4,
                     true,
-                    {span("0.0.0.0", "9.255.255.255"), span("11.0.0.0", "255.255.255.255")}});
+                    {range("0.0.0.0", "9.255.255.255"), range("11.0.0.0", "255.255.255.255")}});
   t.sets.push_back({"web_v4",
                     4,
                     false,
-                    {one("198.18.0.2"), one("198.18.0.3"), one("198.18.0.4"), one("198.18.0.10"),
-                     one("198.18.1.1")}});
+                    {host("198.18.0.2"), host("198.18.0.3"), host("198.18.0.4"),
+                     host("198.18.0.10"), host("198.18.1.1")}});
   t.sets.push_back(
-      {"web_v6", 6, false, {one("2001:db8::2"), one("2001:db8::3"), one("2001:db8::1:0")}});
+      {"web_v6", 6, false, {host("2001:db8::2"), host("2001:db8::3"), host("2001:db8::1:0")}});
   t.sets.push_back({"web-x_http_tcp8080_v6", 6, false, {}});
 
   NftChain in{"ingress", Hook::input, 0, {}};
   for (RuleKind k : {RuleKind::ct_established_accept, RuleKind::ct_invalid_drop,
                      RuleKind::loopback_accept, RuleKind::icmpv6_nd_accept})
-    in.rules.push_back(base(k));
+    in.rules.push_back(base_rule(k));
   in.rules.push_back(
       allow(4, "web_v4", L4::tcp, 8080, 0, "shop: web -> api tcp/8080 (shop.yaml:20:7)"));
   in.rules.push_back(allow(6, "web_v6", L4::udp, 8000, 8100));
@@ -208,7 +177,7 @@ NftTable every_form() {
   NftChain out{"egress", Hook::output, 0, {}};
   for (RuleKind k : {RuleKind::ct_established_accept, RuleKind::ct_invalid_drop,
                      RuleKind::loopback_accept, RuleKind::icmpv6_nd_accept})
-    out.rules.push_back(base(k));
+    out.rules.push_back(base_rule(k));
   out.rules.push_back(allow(4, "web_v4", L4::tcp, 80, 90));
   out.rules.push_back(allow(6, "web_v6", L4::any));
   out.rules.push_back(allow(4, "cidr_0a_v4", L4::udp));
@@ -236,7 +205,7 @@ TEST_F(RenderRoundtrip, AuditChainEndsInACountedAccept) {
   NftChain in{"ingress", Hook::input, 0, {}};
   for (RuleKind k : {RuleKind::ct_established_accept, RuleKind::ct_invalid_drop,
                      RuleKind::loopback_accept, RuleKind::icmpv6_nd_accept})
-    in.rules.push_back(base(k));
+    in.rules.push_back(base_rule(k));
   in.rules.push_back(allow(0, "", L4::tcp, 22, 0, "ops: any -> db tcp/22 (p.yaml:5:1)"));
   in.rules.push_back(log_rule("bulkhead would-deny ingress db-1", kLogRate, kLogBurst));
   NftRule last;
@@ -250,8 +219,8 @@ TEST_F(RenderRoundtrip, AuditChainEndsInACountedAccept) {
 
 TEST_F(RenderRoundtrip, NonDefaultPrioritiesAndChainsWithoutSets) {
   NftTable t;
-  t.chains.push_back({"ingress", Hook::input, 5, {base(RuleKind::loopback_accept)}});
-  t.chains.push_back({"egress", Hook::output, -160, {base(RuleKind::loopback_accept)}});
+  t.chains.push_back({"ingress", Hook::input, 5, {base_rule(RuleKind::loopback_accept)}});
+  t.chains.push_back({"egress", Hook::output, -160, {base_rule(RuleKind::loopback_accept)}});
   expect_roundtrip(t, "priorities");
   t.chains[0].priority = 100;
   t.chains[1].priority = 45;

@@ -1,27 +1,17 @@
 // Exact text of the renderer's forms. That these are nft 1.0.6's own forms is checked against the
-// real nft by tests/netlink/render_roundtrip_test.cc; these tests pin the text without root.
+// real nft by tests/policy/render_roundtrip_test.cc; these tests pin the text without root.
 #include "policy/render.h"
 
 #include <gtest/gtest.h>
 
 #include "policy/nft_comment.h"
 #include "policy/nft_names.h"
+#include "tests/support/plan_builders.h"
 
 namespace bulkhead::policy {
 namespace {
 
-AddrRange one(const char* s) { return {*IpAddr::parse(s), *IpAddr::parse(s)}; }
-AddrRange span(const char* a, const char* b) { return {*IpAddr::parse(a), *IpAddr::parse(b)}; }
-
-NftRule allow(int family, std::string set, L4 proto, uint16_t first = 0, uint16_t last = 0) {
-  NftRule r;
-  r.family = family;
-  r.peer_set = std::move(set);
-  r.proto = proto;
-  r.port_first = first;
-  r.port_last = last ? last : first;
-  return r;
-}
+using namespace ::bulkhead::testing;  // NOLINT: the plan builders
 
 std::string chain_body(const NftChain& c) {
   NftTable t;
@@ -44,8 +34,10 @@ TEST(RenderNft, EmptyTable) { EXPECT_EQ(render_nft(NftTable{}), "table inet bulk
 
 TEST(RenderNft, SetsWrapLikeNft) {
   NftTable t;
-  t.sets.push_back({"a_v4", 4, false, {one("198.18.0.1"), one("198.18.0.2"), one("198.18.0.3")}});
-  t.sets.push_back({"b_v6", 6, true, {span("2001:db8::", "2001:db8::ffff"), one("2001:db8:1::1")}});
+  t.sets.push_back(
+      {"a_v4", 4, false, {host("198.18.0.1"), host("198.18.0.2"), host("198.18.0.3")}});
+  t.sets.push_back(
+      {"b_v6", 6, true, {range("2001:db8::", "2001:db8::ffff"), host("2001:db8:1::1")}});
   t.sets.push_back({"c_v4", 4, true, {}});
   EXPECT_EQ(render_nft(t),
             "table inet bulkhead {\n"

@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "enforcer/http_client.h"
+#include "enforcer/http/client.h"
 
 namespace bulkhead::testing {
 

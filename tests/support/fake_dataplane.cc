@@ -1,9 +1,9 @@
-#include "netlink/fake_dataplane.h"
+#include "tests/support/fake_dataplane.h"
 
 #include <cerrno>
 
-#include "netlink/nft_read.h"
-#include "netlink/tc_shaping.h"
+#include "netlink/nft/read.h"
+#include "netlink/tc/shaping.h"
 
 namespace bulkhead::netlink {
 namespace {

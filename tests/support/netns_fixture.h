@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "netlink/netns.h"
+#include "netlink/ns/netns.h"
 
 namespace bulkhead::netlink::testing {
 

@@ -1,20 +1,20 @@
-// Tables used by the kernel tests, built the way the compiler lays them out (plan.h).
+// Plan pieces in a line each (policy/plan.h), built the way the compiler lays them out: for the
+// renderer's, the kernel's and the dataplanes' tests alike.
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "policy/address.h"
 #include "policy/plan.h"
 
-namespace bulkhead::netlink::testing {
+namespace bulkhead::testing {
 
-inline policy::IpAddr ip(const std::string& s) { return *policy::IpAddr::parse(s); }
+inline policy::IpAddr ip(std::string_view s) { return *policy::IpAddr::parse(s); }
 
-inline policy::AddrRange range(const std::string& a, const std::string& b) {
-  return {ip(a), ip(b)};
-}
-inline policy::AddrRange host(const std::string& a) { return {ip(a), ip(a)}; }
+inline policy::AddrRange range(std::string_view a, std::string_view b) { return {ip(a), ip(b)}; }
+inline policy::AddrRange host(std::string_view a) { return {ip(a), ip(a)}; }
 
 inline policy::NftRule base_rule(policy::RuleKind k) {
   policy::NftRule r;
@@ -23,16 +23,28 @@ inline policy::NftRule base_rule(policy::RuleKind k) {
   return r;
 }
 
-inline policy::NftRule allow(int family, std::string set, policy::L4 proto, uint16_t first,
-                             uint16_t last, std::string comment) {
+// An allow rule; `last` 0 means the single port `first` (both 0: any port).
+inline policy::NftRule allow(int family, std::string set, policy::L4 proto, uint16_t first = 0,
+                             uint16_t last = 0, std::string comment = "") {
   policy::NftRule r;
   r.kind = policy::RuleKind::allow;
   r.family = family;
   r.peer_set = std::move(set);
   r.proto = proto;
   r.port_first = first;
-  r.port_last = last;
+  r.port_last = last ? last : first;
   r.comment = std::move(comment);
+  return r;
+}
+
+inline policy::NftRule log_rule(std::string prefix, uint32_t rate, uint32_t burst) {
+  policy::NftRule r;
+  r.kind = policy::RuleKind::log;
+  r.counter = false;
+  r.log_rate = rate;
+  r.log_burst = burst;
+  r.log_group = policy::kNflogGroup;
+  r.log_prefix = std::move(prefix);
   return r;
 }
 
@@ -69,4 +81,16 @@ inline policy::NftTable sample_table(std::vector<policy::AddrRange> peers, uint1
   return t;
 }
 
-}  // namespace bulkhead::netlink::testing
+// Endpoint `name` in `path`: sample_table allowing 198.18.0.0-198.18.0.15 on 8080, and limits
+// both ways (50 Mbit/s out, 20 Mbit/s in).
+inline policy::EndpointPlan sample_endpoint_plan(const std::string& name, const std::string& path) {
+  policy::EndpointPlan p;
+  p.endpoint = name;
+  p.netns = path;
+  p.table = sample_table({range("198.18.0.0", "198.18.0.15")}, 8080);
+  p.tc.egress = policy::TcLimit{50'000'000, 62'500};
+  p.tc.ingress = policy::TcLimit{20'000'000, 25'000};
+  return p;
+}
+
+}  // namespace bulkhead::testing

@@ -11,7 +11,7 @@
 #include <cerrno>
 #include <string>
 
-#include "netlink/netns.h"
+#include "netlink/ns/netns.h"
 
 namespace bulkhead::netlink::testing {
 

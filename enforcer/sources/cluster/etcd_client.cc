@@ -1,8 +1,8 @@
-#include "enforcer/etcd_client.h"
+#include "enforcer/sources/cluster/etcd_client.h"
 
 #include <nlohmann/json.hpp>
 
-#include "enforcer/cluster_record.h"
+#include "enforcer/sources/cluster/record.h"
 
 namespace bulkhead::daemon::etcd {
 namespace {

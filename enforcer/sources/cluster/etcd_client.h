@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "common/result.h"
-#include "enforcer/etcd_json.h"
-#include "enforcer/http_client.h"
+#include "enforcer/http/client.h"
+#include "enforcer/sources/cluster/etcd_json.h"
 
 namespace bulkhead::daemon::etcd {
 

@@ -1,8 +1,8 @@
-#include "enforcer/etcd_json.h"
+#include "enforcer/sources/cluster/etcd_json.h"
 
 #include <nlohmann/json.hpp>
 
-#include "enforcer/cluster_record.h"
+#include "enforcer/sources/cluster/record.h"
 
 namespace bulkhead::daemon::etcd {
 namespace {

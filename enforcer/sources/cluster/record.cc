@@ -1,4 +1,4 @@
-#include "enforcer/cluster_record.h"
+#include "enforcer/sources/cluster/record.h"
 
 #include <openssl/evp.h>
 

@@ -1,9 +1,9 @@
-#include "enforcer/cluster_source.h"
+#include "enforcer/sources/cluster/source.h"
 
 #include <algorithm>
 #include <cerrno>
 
-#include "enforcer/log.h"
+#include "enforcer/log/log.h"
 
 namespace bulkhead::daemon {
 namespace {

@@ -22,9 +22,9 @@
 #include <thread>
 #include <vector>
 
-#include "enforcer/cluster_record.h"
-#include "enforcer/etcd_client.h"
-#include "enforcer/source.h"
+#include "enforcer/sources/cluster/etcd_client.h"
+#include "enforcer/sources/cluster/record.h"
+#include "enforcer/sources/source.h"
 
 namespace bulkhead::daemon {
 

@@ -1,5 +1,5 @@
 // The Engine API client (Docker, or Podman's Docker-compatible service): the shared HTTP client
-// (enforcer/http_client.h) over the engine's unix socket, GET only.
+// (enforcer/http/client.h) over the engine's unix socket, GET only.
 #pragma once
 
 #include <chrono>
@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "enforcer/http_client.h"
+#include "enforcer/http/client.h"
 
 namespace bulkhead::daemon::docker {
 

@@ -1,4 +1,4 @@
-#include "enforcer/docker_endpoints.h"
+#include "enforcer/sources/docker/endpoints.h"
 
 #include <algorithm>
 #include <map>

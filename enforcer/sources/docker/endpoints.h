@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "enforcer/docker_json.h"
-#include "enforcer/source.h"
+#include "enforcer/sources/docker/json.h"
+#include "enforcer/sources/source.h"
 #include "policy/endpoint.h"
 
 namespace bulkhead::daemon::docker {

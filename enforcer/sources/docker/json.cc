@@ -1,4 +1,4 @@
-#include "enforcer/docker_json.h"
+#include "enforcer/sources/docker/json.h"
 
 #include <algorithm>
 #include <array>

@@ -1,11 +1,11 @@
-#include "enforcer/docker_source.h"
+#include "enforcer/sources/docker/source.h"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
-#include "enforcer/log.h"
-#include "netlink/netns.h"
+#include "enforcer/log/log.h"
+#include "netlink/ns/netns.h"
 
 namespace bulkhead::daemon {
 namespace {

@@ -13,10 +13,10 @@
 #include <string>
 #include <thread>
 
-#include "enforcer/docker_client.h"
-#include "enforcer/docker_endpoints.h"
-#include "enforcer/docker_json.h"
-#include "enforcer/source.h"
+#include "enforcer/sources/docker/client.h"
+#include "enforcer/sources/docker/endpoints.h"
+#include "enforcer/sources/docker/json.h"
+#include "enforcer/sources/source.h"
 
 namespace bulkhead::daemon {
 

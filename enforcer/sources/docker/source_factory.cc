@@ -1,6 +1,7 @@
 // --source docker[:SOCKET]: Docker's or Podman's Engine API (docs/docker.md).
-#include "enforcer/daemon.h"
-#include "enforcer/docker_source.h"
+#include "enforcer/sources/docker/source_factory.h"
+
+#include "enforcer/sources/docker/source.h"
 
 namespace bulkhead::daemon {
 

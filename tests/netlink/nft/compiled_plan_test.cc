@@ -5,13 +5,13 @@
 
 #include <regex>
 
-#include "netlink/mnl_socket.h"
-#include "netlink/nft_apply.h"
-#include "netlink/nft_read.h"
+#include "netlink/nft/apply.h"
+#include "netlink/nft/mnl_socket.h"
+#include "netlink/nft/read.h"
 #include "policy/compile.h"
 #include "policy/render.h"
-#include "tests/netlink/netns_fixture.h"
 #include "tests/policy/random_policy.h"
+#include "tests/support/netns_fixture.h"
 
 namespace bulkhead::netlink {
 namespace {

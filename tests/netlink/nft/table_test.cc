@@ -5,18 +5,19 @@
 
 #include <regex>
 
-#include "netlink/mnl_socket.h"
-#include "netlink/nft_apply.h"
-#include "netlink/nft_read.h"
+#include "netlink/nft/apply.h"
+#include "netlink/nft/mnl_socket.h"
+#include "netlink/nft/read.h"
 #include "policy/render.h"
-#include "tests/netlink/netns_fixture.h"
-#include "tests/netlink/nft_tables.h"
-#include "tests/netlink/probe.h"
+#include "tests/support/netns_fixture.h"
+#include "tests/support/plan_builders.h"
+#include "tests/support/probe.h"
 
 namespace bulkhead::netlink {
 namespace {
 
-using namespace testing;  // NOLINT
+using namespace testing;              // NOLINT: the namespace fixtures
+using namespace ::bulkhead::testing;  // NOLINT: the plan builders
 using policy::L4;
 
 // Every decoded field of every rule, for failure messages.
@@ -155,20 +156,11 @@ TEST_F(NftTableTest, TableLoadedByNftDecodesToThePlan) {
 // loaded by nft, they decode to the plan; a log rule deleted by hand is drift and is repaired.
 TEST_F(NftTableTest, LogRulesAndAuditFinalAcceptReadBackAndDriftIsRepaired) {
   policy::NftTable t = sample_table({range("198.18.0.0", "198.18.0.255")}, 8080);
-  auto log_rule = [](const std::string& prefix) {
-    policy::NftRule r;
-    r.kind = policy::RuleKind::log;
-    r.counter = false;
-    r.log_rate = policy::kLogRate;
-    r.log_burst = policy::kLogBurst;
-    r.log_group = policy::kNflogGroup;
-    r.log_prefix = prefix;
-    return r;
-  };
   auto& in = t.chains[0].rules;
-  in.insert(in.end() - 1, log_rule("bulkhead deny ingress x"));
+  in.insert(in.end() - 1, log_rule("bulkhead deny ingress x", policy::kLogRate, policy::kLogBurst));
   auto& out = t.chains[1].rules;
-  out.insert(out.end() - 1, log_rule("bulkhead would-deny egress x"));
+  out.insert(out.end() - 1,
+             log_rule("bulkhead would-deny egress x", policy::kLogRate, policy::kLogBurst));
   out.back().kind = policy::RuleKind::final_accept;
   out.back().comment = "would deny other egress (audit: watch)";
   std::string file = "/tmp/" + run_prefix() + "audit.nft";

@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "netlink/netns.h"
+#include "netlink/ns/netns.h"
 
 namespace bulkhead::netlink {
 namespace {

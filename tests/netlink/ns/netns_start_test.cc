@@ -11,8 +11,8 @@
 #include <string>
 #include <thread>
 
-#include "netlink/netns.h"
-#include "tests/netlink/netns_fixture.h"
+#include "netlink/ns/netns.h"
+#include "tests/support/netns_fixture.h"
 
 namespace bulkhead::netlink {
 namespace {

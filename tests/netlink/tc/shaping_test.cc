@@ -1,6 +1,6 @@
 // tc limits in a real namespace: apply, read back, cross-check with the tc binary, remove, and
 // measure the rate that TCP actually gets through each limit.
-#include "netlink/tc_shaping.h"
+#include "netlink/tc/shaping.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "tests/netlink/netns_fixture.h"
+#include "tests/support/netns_fixture.h"
 
 namespace bulkhead::netlink {
 namespace {

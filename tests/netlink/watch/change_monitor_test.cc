@@ -1,34 +1,25 @@
 // ChangeMonitor in real namespaces: changes by another process (nft, tc, ip) to bulkhead's
 // objects are reported; the same process's own applies (KernelDataplane) and changes to objects
 // that are not bulkhead's are not.
-#include "netlink/change_monitor.h"
+#include "netlink/watch/change_monitor.h"
 
 #include <gtest/gtest.h>
 
 #include "netlink/dataplane.h"
-#include "tests/netlink/netns_fixture.h"
-#include "tests/netlink/nft_tables.h"
+#include "tests/support/netns_fixture.h"
+#include "tests/support/plan_builders.h"
 
 namespace bulkhead::netlink {
 namespace {
 
-using namespace testing;  // NOLINT
-
-policy::EndpointPlan plan_for(const std::string& path) {
-  policy::EndpointPlan p;
-  p.endpoint = "b";
-  p.netns = path;
-  p.table = sample_table({range("198.18.0.0", "198.18.0.15")}, 8080);
-  p.tc.egress = policy::TcLimit{50'000'000, 62'500};
-  p.tc.ingress = policy::TcLimit{20'000'000, 25'000};
-  return p;
-}
+using namespace testing;              // NOLINT: the namespace fixtures
+using namespace ::bulkhead::testing;  // NOLINT: the plan builders
 
 struct Lab {
   TestNamespaces nets;
   std::string a = nets.add("cma"), b = nets.add("cmb");
   std::unique_ptr<Dataplane> dp = make_kernel_dataplane();
-  policy::EndpointPlan plan = plan_for(TestNamespaces::path(b));
+  policy::EndpointPlan plan = sample_endpoint_plan("b", TestNamespaces::path(b));
   std::optional<ChangeMonitor> mon;
 
   void up() {

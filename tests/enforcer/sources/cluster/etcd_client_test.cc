@@ -1,11 +1,11 @@
 // The etcd client against a real etcd on loopback: key-value calls, transactions, leases (keys
 // vanish when the lease is not kept alive), watches from a revision, compaction, failover to
 // the next URL, and TLS with client certificates.
-#include "enforcer/etcd_client.h"
+#include "enforcer/sources/cluster/etcd_client.h"
 
 #include <gtest/gtest.h>
 
-#include "tests/cluster/etcd_fixture.h"
+#include "tests/support/etcd_fixture.h"
 
 namespace bulkhead::daemon::etcd {
 namespace {

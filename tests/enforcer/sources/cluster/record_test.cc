@@ -1,10 +1,10 @@
 // The pure parts of the cluster source: the JSON of endpoint and node records, the key layout,
 // base64, the policy digest, and etcd's gateway answers (as etcd 3.4 writes them).
-#include "enforcer/cluster_record.h"
+#include "enforcer/sources/cluster/record.h"
 
 #include <gtest/gtest.h>
 
-#include "enforcer/etcd_json.h"
+#include "enforcer/sources/cluster/etcd_json.h"
 
 namespace bulkhead::daemon::cluster {
 namespace {

@@ -3,13 +3,13 @@
 // removes its stale keys; a store that goes away leaves n2 with its last snapshot and an error,
 // and when it comes back n2 reconnects and n1 publishes again; a lost lease is replaced; a burst
 // of 1,000 endpoints reaches n2 in a few coalesced signals.
-#include "enforcer/cluster_source.h"
+#include "enforcer/sources/cluster/source.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 
-#include "tests/cluster/etcd_fixture.h"
+#include "tests/support/etcd_fixture.h"
 
 namespace bulkhead::daemon {
 namespace {

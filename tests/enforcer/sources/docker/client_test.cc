@@ -1,7 +1,7 @@
 // DockerClient against a fake engine on a unix socket that sends canned bytes: how responses are
 // framed, how the events stream is split into lines however its chunks fall, and that every call
 // is bounded in time and can be interrupted. The real engine is in docker_source_e2e_test.cc.
-#include "enforcer/docker_client.h"
+#include "enforcer/sources/docker/client.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -1,6 +1,6 @@
 // The Engine API's JSON into containers and endpoints, on responses captured from a real engine
 // (tests/data/docker/, made with scripts/docker-test-engine.sh), and on hostile input.
-#include "enforcer/docker_json.h"
+#include "enforcer/sources/docker/json.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <sstream>
 #include <string>
 
-#include "enforcer/docker_endpoints.h"
+#include "enforcer/sources/docker/endpoints.h"
 
 namespace bulkhead::daemon::docker {
 namespace {
