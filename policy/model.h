@@ -1,5 +1,5 @@
 // The one intermediate representation that both front ends (native bulkhead/v1 and Kubernetes
-// NetworkPolicy) load into. DESIGN.md section 2. Pure data; evaluation lives in evaluate.h,
+// NetworkPolicy) load into (docs/policy.md). Pure data; evaluation lives in evaluate.h,
 // compilation in compile.h.
 //
 // Semantics (Kubernetes', which the native format maps onto; docs/policy.md says how):

@@ -1,6 +1,6 @@
 // The Plan: for each endpoint, the exact nftables table and tc limits to enforce. Plain data,
 // deterministic (same input in any order gives the same Plan), and the only thing netlink/
-// knows of policy/. DESIGN.md section 3; the layout is documented in docs/dataplane.md.
+// knows of policy/ (docs/architecture.md); the layout is documented in docs/dataplane.md.
 //
 // Table layout (one per enforced namespace):
 //   table inet bulkhead {

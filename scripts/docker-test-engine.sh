@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A private Docker engine for tests (DESIGN.md section 5): everything it owns lives under DIR, so
-# it never touches a system engine, and `stop` leaves nothing behind.
+# A private Docker engine for tests (docs/architecture.md, Tests): everything it owns lives under
+# DIR, so it never touches a system engine, and `stop` leaves nothing behind.
 #
 #   scripts/docker-test-engine.sh start DIR   start dockerd on unix://DIR/docker.sock, import the
 #                                             test image bulkhead-test/busybox:1

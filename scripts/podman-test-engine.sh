@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A private Podman Docker-compatible service for tests (DESIGN.md section 5), the Podman twin of
-# docker-test-engine.sh: storage, state, events and network configs all live under DIR.
+# A private Podman Docker-compatible service for tests (docs/architecture.md, Tests), the Podman
+# twin of docker-test-engine.sh: storage, state, events and network configs all live under DIR.
 #
 #   scripts/podman-test-engine.sh start DIR   serve unix://DIR/podman.sock, import
 #                                             bulkhead-test/busybox:1

@@ -1,5 +1,5 @@
 // The `bulkhead` command line: one function per subcommand, each returning the exit code
-// (0 success, 1 the answer is "no", 2 bad usage or unreadable input; DESIGN.md section 1).
+// (0 success, 1 the answer is "no", 2 bad usage or unreadable input; README.md, "The CLI").
 #pragma once
 
 #include <string>

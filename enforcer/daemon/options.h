@@ -1,4 +1,4 @@
-// bulkheadd's command line (DESIGN.md section 1).
+// bulkheadd's command line (docs/daemon.md).
 #pragma once
 
 #include <optional>

@@ -1,6 +1,6 @@
-// The static source: endpoints listed in an inventory file (DESIGN.md section 1). The daemon's
-// file watch calls reload() when the file changes; a file that fails to load keeps the last
-// good endpoints.
+// The static source: endpoints listed in an inventory file (docs/policy.md, Inventory). The
+// daemon's file watch calls reload() when the file changes; a file that fails to load keeps the
+// last good endpoints.
 #pragma once
 
 #include <mutex>

@@ -1,6 +1,6 @@
 // A real etcd (Debian's etcd-server) on loopback for one test: free ports, a temporary data
-// directory, killed and removed at the end (DESIGN.md section 5). It can be killed and started
-// again on the same data directory and ports, as a restarted store would be. With `tls`, it
+// directory, killed and removed at the end (docs/architecture.md, Tests). It can be killed and
+// started again on the same data directory and ports, as a restarted store would be. With `tls`, it
 // serves https with a throwaway CA and requires client certificates.
 #pragma once
 
