@@ -72,24 +72,19 @@ std::vector<std::string> check_ignored_rules(Source& src, const std::vector<std:
 namespace {
 
 // The scalar value of a top-level key, without the checks (the kind's loader does those).
-const YAML::Node* find_key(const YAML::Node& doc, std::string_view key,
-                           std::vector<YAML::Node>& keep) {
+std::optional<YAML::Node> find_key(const YAML::Node& doc, std::string_view key) {
   for (auto it = doc.begin(); it != doc.end(); ++it) {
-    if (it->first.IsScalar() && it->first.Scalar() == key) {
-      keep.push_back(it->second);
-      return &keep.back();
-    }
+    if (it->first.IsScalar() && it->first.Scalar() == key) return it->second;
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 // "namespace/name" or "name" of an object, for the note that says it was skipped.
 std::string object_name(const YAML::Node& doc) {
-  std::vector<YAML::Node> keep;
-  const YAML::Node* md = find_key(doc, "metadata", keep);
+  const auto md = find_key(doc, "metadata");
   if (!md || !md->IsMap()) return "";
-  const YAML::Node* name = find_key(*md, "name", keep);
-  const YAML::Node* ns = find_key(*md, "namespace", keep);
+  const auto name = find_key(*md, "name");
+  const auto ns = find_key(*md, "namespace");
   if (!name || !name->IsScalar()) return "";
   return (ns && ns->IsScalar() && !ns->Scalar().empty() ? ns->Scalar() + "/" : "") + name->Scalar();
 }
@@ -185,12 +180,10 @@ class Loader {
                 "expected a document (a map with apiVersion and kind), got " + yaml::describe(doc));
       return;
     }
-    std::vector<YAML::Node> keep;
-    keep.reserve(3);
-    const YAML::Node* api = find_key(doc, "apiVersion", keep);
-    const YAML::Node* kind = find_key(doc, "kind", keep);
+    const auto api = find_key(doc, "apiVersion");
+    const auto kind = find_key(doc, "kind");
     // Inventories may sit next to policies (docs/policy.md): recognised and left to --inventory.
-    if (!kind && !api && find_key(doc, "endpoints", keep)) return;
+    if (!kind && !api && find_key(doc, "endpoints")) return;
     std::optional<std::string> a, k;
     SourcePos api_pos = at, kind_pos = at;
     if (!kind && !api && list && !list->item_kind.empty()) {
