@@ -138,6 +138,11 @@ TEST(LoadKinds, MisspelledPolicyKindsAndApiVersionsAreErrors) {
   EXPECT_THAT(errors("apiVersion: apps/v1\nkind: Namespace\n"),
               ElementsAre("1:13: error: unknown apiVersion \"apps/v1\"; Namespace is v1 "
                           "[unknown-kind]"));
+  // A custom resource may share a name with a kind bulkhead reads: Kyverno's Policy is skipped.
+  auto kyverno =
+      load_policy_text("apiVersion: kyverno.io/v1\nkind: Policy\nmetadata: {name: p}\n", "x.yaml");
+  EXPECT_THAT(lines(kyverno.diagnostics), ElementsAre());
+  EXPECT_THAT(skipped(kyverno), ElementsAre("2:7 kyverno.io/v1 Policy p"));
 }
 
 // Policies bulkhead does not enforce must not be skipped quietly: their traffic would stay open.
