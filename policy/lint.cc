@@ -358,6 +358,49 @@ void check_unsafe_endpoints(const Endpoints& inv, Diagnostics& out) {
 
 }  // namespace
 
+Diagnostics skipped_notes(const std::vector<SkippedDocument>& skipped) {
+  Diagnostics out;
+  for (const auto& d : skipped) {
+    out.push_back(Diagnostic{d.pos, Severity::note,
+                             "skipped " + d.api_version + " " + d.kind +
+                                 (d.name.empty() ? "" : " \"" + d.name + "\"") + " (not a policy)",
+                             "skipped-kind"});
+  }
+  return out;
+}
+
+namespace {
+
+// The policy whose text [pos, end) holds `at`.
+const PolicyInfo* policy_at(const PolicySet& set, const SourcePos& at) {
+  for (const auto& p : set.policies) {
+    if (p.pos.file != at.file || at < p.pos) continue;
+    if (p.end.line > 0 && !(at < p.end)) continue;
+    return &p;
+  }
+  return nullptr;
+}
+
+bool listed(const std::vector<std::string>& ids, const std::string& id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+}  // namespace
+
+void apply_suppressions(Diagnostics& diags, const PolicySet& set,
+                        const std::vector<std::string>& run_ignores) {
+  for (auto& d : diags) {
+    if (d.severity == Severity::error) continue;
+    if (const PolicyInfo* p = policy_at(set, d.pos); p && listed(p->lint_ignore, d.rule)) {
+      d.suppressed = Suppression::in_source;
+      d.suppressed_by = p->lint_ignore_pos.to_string();
+    } else if (listed(run_ignores, d.rule)) {
+      d.suppressed = Suppression::external;
+      d.suppressed_by = "--ignore";
+    }
+  }
+}
+
 Diagnostics lint(const PolicySet& policies, const Endpoints* inventory) {
   Diagnostics out;
   check_redundant_rules(policies, out);

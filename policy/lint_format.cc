@@ -8,6 +8,7 @@
 
 #include "policy/limits.h"
 #include "policy/lint.h"
+#include "policy/rules.h"
 
 namespace bulkhead::policy {
 namespace {
@@ -19,7 +20,11 @@ Diagnostics sorted(const Diagnostics& diags) {
   return d;
 }
 
-const char* severity_name(Severity s) { return s == Severity::error ? "error" : "warning"; }
+const char* severity_name(Severity s) {
+  return s == Severity::error ? "error" : s == Severity::warning ? "warning" : "note";
+}
+
+bool silenced(const Diagnostic& d) { return d.suppressed != Suppression::none; }
 
 // Source lines of the files diagnostics point into, read once each; an unreadable file gives
 // no lines and the diagnostic is printed without its excerpt. So does a file over the size limit
@@ -57,42 +62,6 @@ class SourceLines {
   std::map<std::string, std::vector<std::string>> files_;
 };
 
-// Short descriptions of the loader's rules, for SARIF viewers; lint rules are listed by id.
-const std::map<std::string, std::string>& rule_descriptions() {
-  static const std::map<std::string, std::string> d = {
-      {"yaml-syntax", "The file is not valid YAML."},
-      {"unknown-field", "A field that this document kind does not have."},
-      {"wrong-type", "A value of the wrong type (e.g. a map where a list belongs)."},
-      {"missing-field", "A required field is missing."},
-      {"duplicate-key", "A map gives the same key twice."},
-      {"invalid-port", "An invalid port, port range or protocol."},
-      {"invalid-cidr", "An invalid CIDR or except block."},
-      {"cidr-host-bits", "A CIDR with host bits set."},
-      {"invalid-selector", "An invalid label selector."},
-      {"invalid-rate", "An invalid bandwidth rate or burst."},
-      {"burst-too-small", "A burst too small for the rate to be met."},
-      {"undefined-group", "A rule names a group that no loaded policy defines."},
-      {"duplicate-group", "Two groups with the same name."},
-      {"duplicate-policy", "Two policies with the same name."},
-      {"duplicate-namespace", "Two Namespace documents with the same name."},
-      {"duplicate-endpoint", "Two inventory endpoints with the same name."},
-      {"unknown-kind", "A document of an unknown apiVersion or kind."},
-      {"no-endpoint-side", "A rule with no group on either side."},
-      {"empty-peers", "A rule with an empty from or to list."},
-      {"invalid-name", "An invalid policy, group or endpoint name."},
-      {"invalid-value", "A value outside the allowed set."},
-      {"invalid-peer", "A NetworkPolicy peer that is empty or mixes ipBlock with selectors."},
-      {"invalid-address", "An invalid endpoint address."},
-      {"ignored-rules", "NetworkPolicy rules that policyTypes makes ineffective."},
-      {"unreadable-file", "A file or directory that cannot be read."},
-      {"empty-directory", "A directory without policy files."},
-      {"too-complex", "A document too large to check."},
-      {"too-large", "A value, list, document count or plan beyond one of bulkhead's limits."},
-      {"file-too-large", "A file larger than bulkhead reads; it was not read."},
-  };
-  return d;
-}
-
 // RFC 3986: keep unreserved characters and '/', percent-encode the rest.
 std::string to_uri(const std::string& path) {
   static const char* hex = "0123456789ABCDEF";
@@ -115,9 +84,12 @@ std::string format_text(const Diagnostics& diags) {
   SourceLines sources;
   std::ostringstream out;
   for (const auto& d : sorted(diags)) {
+    if (silenced(d)) continue;
     out << d.pos.to_string() << ": " << severity_name(d.severity) << ": " << d.message;
     if (!d.rule.empty()) out << " [" << d.rule << "]";
     out << "\n";
+    // A note is one line: an install manifest's dozens of skipped objects stay readable.
+    if (d.severity == Severity::note) continue;
     const std::string* line = d.pos.line > 0 ? sources.line(d.pos.file, d.pos.line) : nullptr;
     if (!line) continue;
     out << *line << "\n";
@@ -134,12 +106,12 @@ std::string format_text(const Diagnostics& diags) {
 std::string format_json(const Diagnostics& diags) {
   nlohmann::ordered_json arr = nlohmann::ordered_json::array();
   for (const auto& d : sorted(diags)) {
-    arr.push_back({{"file", d.pos.file},
-                   {"line", d.pos.line},
-                   {"column", d.pos.col},
-                   {"severity", severity_name(d.severity)},
-                   {"message", d.message},
-                   {"rule", d.rule}});
+    nlohmann::ordered_json o = {{"file", d.pos.file},       {"line", d.pos.line},
+                                {"column", d.pos.col},      {"severity", severity_name(d.severity)},
+                                {"message", d.message},     {"rule", d.rule},
+                                {"suppressed", silenced(d)}};
+    if (silenced(d)) o["suppressedBy"] = d.suppressed_by;
+    arr.push_back(std::move(o));
   }
   return arr.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
@@ -157,8 +129,9 @@ std::string format_sarif(const Diagnostics& diags) {
   ordered_json rules = ordered_json::array();
   for (const auto& id : rule_ids) {
     ordered_json r = {{"id", id}};
-    if (auto it = rule_descriptions().find(id); it != rule_descriptions().end()) {
-      r["shortDescription"] = {{"text", it->second}};
+    if (const RuleInfo* info = find_rule(id)) {
+      r["shortDescription"] = {{"text", std::string(info->summary)}};
+      r["defaultConfiguration"] = {{"level", severity_name(info->severity)}};
     }
     rules.push_back(std::move(r));
   }
@@ -169,11 +142,21 @@ std::string format_sarif(const Diagnostics& diags) {
     if (d.pos.line > 0) {
       phys["region"] = {{"startLine", d.pos.line}, {"startColumn", std::max(1, d.pos.col)}};
     }
-    results.push_back({{"ruleId", d.rule},
-                       {"ruleIndex", index},
-                       {"level", severity_name(d.severity)},
-                       {"message", {{"text", d.message}}},
-                       {"locations", ordered_json::array({{{"physicalLocation", phys}}})}});
+    ordered_json result = {{"ruleId", d.rule},
+                           {"ruleIndex", index},
+                           {"level", severity_name(d.severity)},
+                           {"message", {{"text", d.message}}},
+                           {"locations", ordered_json::array({{{"physicalLocation", phys}}})}};
+    if (silenced(d)) {
+      // SARIF 2.1.0 section 3.35: inSource for a suppression written in the analysed file.
+      const bool in_source = d.suppressed == Suppression::in_source;
+      result["suppressions"] = ordered_json::array(
+          {{{"kind", in_source ? "inSource" : "external"},
+            {"justification", in_source
+                                  ? "silenced by the policy's lint-ignore at " + d.suppressed_by
+                                  : "silenced by bulkhead lint --ignore"}}});
+    }
+    results.push_back(std::move(result));
   }
   ordered_json sarif = {
       {"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},

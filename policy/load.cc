@@ -8,7 +8,9 @@
 
 #include "policy/limits.h"
 #include "policy/load_file.h"
+#include "policy/load_kinds.h"
 #include "policy/load_state.h"
+#include "policy/rules.h"
 
 namespace bulkhead::policy {
 
@@ -45,29 +47,66 @@ bool count_rules(Source& src, LoadState& st, size_t n, const SourcePos& at) {
   return false;
 }
 
+std::vector<std::string> check_ignored_rules(Source& src, const std::vector<std::string>& ids,
+                                             const std::vector<SourcePos>& at) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const RuleInfo* rule = find_rule(ids[i]);
+    if (rule && silenceable(*rule)) {
+      out.push_back(ids[i]);
+      continue;
+    }
+    if (rule) {
+      src.warning(at[i], "unknown-rule",
+                  "rule \"" + ids[i] + "\" reports errors, which cannot be silenced");
+      continue;
+    }
+    auto hint = closest_silenceable_rule(ids[i]);
+    src.warning(at[i], "unknown-rule",
+                "unknown rule \"" + ids[i] + "\"" +
+                    (hint ? "; did you mean \"" + *hint + "\"?" : "; see docs/lint.md"));
+  }
+  return out;
+}
+
 namespace {
 
-struct KindInfo {
-  const char* api;
-  const char* kind;
-};
-
-constexpr KindInfo kKinds[] = {{"bulkhead/v1", "Policy"},
-                               {"networking.k8s.io/v1", "NetworkPolicy"},
-                               {"v1", "Namespace"},
-                               {"v1", "List"}};
-
 // The scalar value of a top-level key, without the checks (the kind's loader does those).
-const YAML::Node* find_key(const YAML::Node& doc, std::string_view key,
-                           std::vector<YAML::Node>& keep) {
+std::optional<YAML::Node> find_key(const YAML::Node& doc, std::string_view key) {
   for (auto it = doc.begin(); it != doc.end(); ++it) {
-    if (it->first.IsScalar() && it->first.Scalar() == key) {
-      keep.push_back(it->second);
-      return &keep.back();
-    }
+    if (it->first.IsScalar() && it->first.Scalar() == key) return it->second;
   }
-  return nullptr;
+  return std::nullopt;
 }
+
+// "namespace/name" or "name" of an object, for the note that says it was skipped.
+std::string object_name(const YAML::Node& doc) {
+  const auto md = find_key(doc, "metadata");
+  if (!md || !md->IsMap()) return "";
+  const auto name = find_key(*md, "name");
+  const auto ns = find_key(*md, "namespace");
+  if (!name || !name->IsScalar()) return "";
+  return (ns && ns->IsScalar() && !ns->Scalar().empty() ? ns->Scalar() + "/" : "") + name->Scalar();
+}
+
+// The start of each non-empty node; a node's text reaches to the next one's start.
+std::vector<SourcePos> extents(Source& src, const std::vector<YAML::Node>& nodes,
+                               const SourcePos& end) {
+  std::vector<SourcePos> ends(nodes.size(), end);
+  SourcePos next = end;
+  for (size_t i = nodes.size(); i-- > 0;) {
+    ends[i] = next;
+    if (nodes[i].IsDefined() && !nodes[i].IsNull()) next = src.pos(nodes[i]);
+  }
+  return ends;
+}
+
+// A typed list (NetworkPolicyList): its items may leave out apiVersion and kind, as the API
+// server prints them.
+struct ListType {
+  std::string api;
+  std::string item_kind;
+};
 
 class Loader {
  public:
@@ -92,7 +131,8 @@ class Loader {
     auto docs = parse_documents(src, text);
     if (!docs) return;
     try {
-      for (const auto& doc : *docs) document(src, doc, false);
+      const auto ends = extents(src, *docs, SourcePos{file, 0, 0});
+      for (size_t i = 0; i < docs->size(); ++i) document(src, (*docs)[i], nullptr, ends[i]);
     } catch (const std::exception& e) {
       // yaml-cpp accessors throw on malformed trees; nothing may escape the library.
       src.error(SourcePos{file, 1, 1}, "yaml-syntax", std::string("YAML error: ") + e.what());
@@ -101,7 +141,8 @@ class Loader {
 
   PolicyLoad finish() {
     resolve_native(st_);
-    return PolicyLoad{std::move(st_.set), std::move(st_.diagnostics), std::move(st_.files)};
+    return PolicyLoad{std::move(st_.set), std::move(st_.diagnostics), std::move(st_.files),
+                      std::move(st_.skipped)};
   }
 
  private:
@@ -130,7 +171,8 @@ class Loader {
     for (const auto& f : files) add_file(f);
   }
 
-  void document(Source& src, const YAML::Node& doc, bool in_list) {
+  // `list`: the list this document is an item of; `end`: where its text ends.
+  void document(Source& src, const YAML::Node& doc, const ListType* list, const SourcePos& end) {
     if (!doc.IsDefined() || doc.IsNull()) return;
     const SourcePos at = src.pos(doc);
     if (!doc.IsMap()) {
@@ -138,65 +180,58 @@ class Loader {
                 "expected a document (a map with apiVersion and kind), got " + yaml::describe(doc));
       return;
     }
-    std::vector<YAML::Node> keep;
-    keep.reserve(3);
-    const YAML::Node* api = find_key(doc, "apiVersion", keep);
-    const YAML::Node* kind = find_key(doc, "kind", keep);
+    const auto api = find_key(doc, "apiVersion");
+    const auto kind = find_key(doc, "kind");
     // Inventories may sit next to policies (docs/policy.md): recognised and left to --inventory.
-    if (!kind && !api && find_key(doc, "endpoints", keep)) return;
-    if (!api || !kind) {
+    if (!kind && !api && find_key(doc, "endpoints")) return;
+    std::optional<std::string> a, k;
+    SourcePos api_pos = at, kind_pos = at;
+    if (!kind && !api && list && !list->item_kind.empty()) {
+      a = list->api;
+      k = list->item_kind;
+    } else if (!api || !kind) {
       src.error(at, "missing-field",
                 std::string("missing required field \"") + (api ? "kind" : "apiVersion") + "\"");
       return;
+    } else {
+      api_pos = src.pos(*api);
+      kind_pos = src.pos(*kind);
+      a = yaml::scalar(src, *api, api_pos, "an apiVersion");
+      k = yaml::scalar(src, *kind, kind_pos, "a kind");
     }
-    const SourcePos api_pos = src.pos(*api), kind_pos = src.pos(*kind);
-    auto a = yaml::scalar(src, *api, api_pos, "an apiVersion");
-    auto k = yaml::scalar(src, *kind, kind_pos, "a kind");
     if (!a || !k) return;
-    if (*a == "bulkhead/v1" && *k == "Inventory") return;
-    if (*a == "bulkhead/v1" && *k == "Policy") return load_native_policy(src, doc, st_);
-    if (*a == "networking.k8s.io/v1" && *k == "NetworkPolicy") {
-      return load_network_policy(src, doc, st_);
+    const Classified c = classify_document(*a, *k, list != nullptr);
+    st_.doc_end = end;
+    switch (c.what) {
+      case DocClass::native_policy:
+        return load_native_policy(src, doc, st_);
+      case DocClass::network_policy:
+        return load_network_policy(src, doc, st_);
+      case DocClass::namespace_doc:
+        return load_namespace(src, doc, st_);
+      case DocClass::list:
+        return this->list(src, doc, ListType{*a, list_item_kind(*k)}, end);
+      case DocClass::skipped:
+        st_.skipped.push_back(SkippedDocument{kind_pos, *a, *k, object_name(doc)});
+        return;
+      case DocClass::inventory:
+        return;
+      case DocClass::error:
+        src.error(c.at_api ? api_pos : kind_pos, c.rule, c.message);
+        return;
     }
-    if (*a == "v1" && *k == "Namespace") return load_namespace(src, doc, st_);
-    if (*a == "v1" && *k == "List" && !in_list) return list(src, doc);
-    unknown_kind(src, *a, api_pos, *k, kind_pos, in_list);
   }
 
-  void list(Source& src, const YAML::Node& doc) {
-    auto m = yaml::Map::open(src, doc, src.pos(doc), "a List", {"apiVersion", "kind", "items"},
-                             {"metadata"});
+  void list(Source& src, const YAML::Node& doc, const ListType& type, const SourcePos& end) {
+    auto m = yaml::Map::open(src, doc, src.pos(doc), "a list (a map with apiVersion, kind, items)",
+                             {"apiVersion", "kind", "items"}, {"metadata"});
     if (!m) return;
     const yaml::Field* items = m->get("items");
     if (!items) return;  // an empty List prints without items
     auto list = yaml::items(src, *items, "a list of documents");
     if (!list) return;
-    for (const auto& item : *list) document(src, item, true);
-  }
-
-  void unknown_kind(Source& src, const std::string& api, const SourcePos& api_pos,
-                    const std::string& kind, const SourcePos& kind_pos, bool in_list) {
-    std::vector<std::string> kinds;
-    for (const auto& k : kKinds)
-      if (api == k.api && !(in_list && std::string_view(k.kind) == "List")) kinds.push_back(k.kind);
-    if (!kinds.empty()) {
-      auto hint = yaml::did_you_mean(kind, kinds);
-      std::string expected;
-      for (size_t i = 0; i < kinds.size(); ++i) expected += (i ? " or " : "") + kinds[i];
-      src.error(kind_pos, "unknown-kind",
-                "unknown kind \"" + kind + "\" for apiVersion " + api +
-                    (hint ? "; did you mean \"" + *hint + "\"?" : "; expected " + expected));
-      return;
-    }
-    std::vector<std::string> apis;
-    for (const auto& k : kKinds)
-      if (kind == k.kind) apis.push_back(k.api);
-    src.error(api_pos, "unknown-kind",
-              "unknown apiVersion \"" + api + "\"" +
-                  (apis.empty() ? std::string("; expected bulkhead/v1 (Policy), "
-                                              "networking.k8s.io/v1 (NetworkPolicy) or v1 "
-                                              "(Namespace, List)")
-                                : "; " + kind + " is " + apis[0]));
+    const auto ends = extents(src, *list, end);
+    for (size_t i = 0; i < list->size(); ++i) document(src, (*list)[i], &type, ends[i]);
   }
 
   LoadState st_;

@@ -12,15 +12,25 @@
 
 namespace bulkhead::policy {
 
+// A document of another Kubernetes kind (a Deployment, a Service, a CRD...): not read, so that an
+// application's whole install manifest can sit on a policy path.
+struct SkippedDocument {
+  SourcePos pos;  // its kind
+  std::string api_version;
+  std::string kind;
+  std::string name;  // namespace/name or name, when the document has one
+};
+
 struct PolicyLoad {
   PolicySet set;
-  Diagnostics diagnostics;          // errors and warnings found while loading
-  std::vector<std::string> files;   // every file read, in load order
+  Diagnostics diagnostics;         // errors and warnings found while loading
+  std::vector<std::string> files;  // every file read, in load order
+  std::vector<SkippedDocument> skipped;
 };
 
 // PATHs are files or directories (every *.yaml / *.yml inside, sorted, not recursive).
-// Documents: bulkhead/v1 Policy, networking.k8s.io/v1 NetworkPolicy, v1 Namespace, and
-// `kind: List` wrappers of those. Unknown kinds are errors.
+// Documents: bulkhead/v1 Policy, networking.k8s.io/v1 NetworkPolicy, v1 Namespace, `kind: List`
+// and the *List kinds; other Kubernetes objects are skipped, unknown kinds are errors.
 PolicyLoad load_policies(const std::vector<std::string>& paths);
 // The same for text already in memory (tests, fuzzing); `file` names it in diagnostics.
 PolicyLoad load_policy_text(std::string_view text, const std::string& file);

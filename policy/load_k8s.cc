@@ -1,152 +1,60 @@
-// Kubernetes networking.k8s.io/v1 NetworkPolicy and v1 Namespace, with Kubernetes' semantics.
+// Kubernetes networking.k8s.io/v1 NetworkPolicy and v1 Namespace, decoded and validated as the
+// API server does: a null field is unset where the Go type is a pointer, map or slice, and the
+// zero value where it is a value; ValidateNetworkPolicy's refusals are errors here, with the
+// same meaning for everything it accepts (docs/kubernetes.md, "How documents are read").
 #include <algorithm>
 
-#include "policy/load_state.h"
+#include "policy/load_k8s_meta.h"
 
 namespace bulkhead::policy {
 
 using yaml::Field;
+using yaml::K8sScalar;
 using yaml::Map;
 using yaml::Source;
 
 namespace {
 
-// Server-populated metadata that `kubectl get -o yaml` prints; meaningless here.
-const std::vector<std::string> kIgnoredMetadata = {"uid",
-                                                   "resourceVersion",
-                                                   "creationTimestamp",
-                                                   "generation",
-                                                   "managedFields",
-                                                   "selfLink",
-                                                   "finalizers",
-                                                   "ownerReferences",
-                                                   "generateName",
-                                                   "deletionTimestamp",
-                                                   "deletionGracePeriodSeconds"};
+// A field that is absent or null: Go leaves its pointer, map or slice unset.
+bool unset(const Field* f) { return !f || f->is_null(); }
 
-bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-
-// RFC 1123 label (namespaces) or subdomain (object names).
-bool valid_dns_name(const std::string& s, bool allow_dots, size_t max) {
-  if (s.empty() || s.size() > max || !lower_alnum(s.front()) || !lower_alnum(s.back())) {
-    return false;
-  }
-  return std::all_of(s.begin(), s.end(), [&](char c) {
-    return lower_alnum(c) || c == '-' || (allow_dots && c == '.');
-  });
-}
-
-// IANA service name, as Kubernetes requires for named ports.
-bool valid_port_name(const std::string& s) {
-  if (s.empty() || s.size() > 15 || s.front() == '-' || s.back() == '-') return false;
-  if (s.find("--") != std::string::npos) return false;
-  bool letter = false;
+// IsValidPortName's rules, the first one broken; "" when the name is valid.
+std::string port_name_problem(const std::string& s) {
+  if (s.empty()) return "a port name cannot be empty";
+  if (s.size() > 15) return "a port name has at most 15 characters";
   for (char c : s) {
-    if (!lower_alnum(c) && c != '-') return false;
-    letter = letter || (c >= 'a' && c <= 'z');
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+      return std::string("character '") + c +
+             "' is not allowed (lower-case letters, digits and '-')";
+    }
   }
-  return letter;
+  if (std::none_of(s.begin(), s.end(), [](char c) { return c >= 'a' && c <= 'z'; })) {
+    return "a port name must contain at least one letter";
+  }
+  if (s.find("--") != std::string::npos) return "a port name cannot contain \"--\"";
+  if (s.front() == '-' || s.back() == '-') return "a port name cannot start or end with '-'";
+  return "";
 }
 
-struct Meta {
-  std::string name;
-  std::string ns = "default";
-  SourcePos name_pos;
-  Labels labels;
-  bool audit = false;
-};
-
-std::optional<Labels> load_labels(Source& src, const Field& f) {
-  if (f.is_null()) return Labels{};
-  auto m = Map::open_any(src, f.value, f.value_pos, "a map of labels");
-  if (!m) return std::nullopt;
-  Labels labels;
-  bool ok = true;
-  for (const auto& l : m->fields()) {
-    auto v = l.is_null() ? std::optional<std::string>("") : yaml::scalar(src, l, "a label value");
-    if (!v) {
-      ok = false;
-      continue;
-    }
-    labels[l.name] = *v;
-  }
-  if (!ok) return std::nullopt;
-  return labels;
-}
-
-// metadata: name (required), namespace, labels, annotations (bulkhead/mode).
-std::optional<Meta> load_meta(Source& src, const Map& top, bool namespaced) {
-  const Field* md = top.require(src, "metadata");
-  if (!md) return std::nullopt;
-  std::vector<std::string> known = {"name", "labels", "annotations"};
-  if (namespaced) known.push_back("namespace");
-  auto m = Map::open(src, md->value, md->value_pos, "metadata (a map with name and namespace)",
-                     known, kIgnoredMetadata);
-  if (!m) return std::nullopt;
-  Meta meta;
-  bool ok = true;
-  const Field* nf = m->get("name");
-  auto name = nf ? yaml::scalar(src, *nf, "a name") : std::nullopt;
-  if (!nf) src.error(md->key_pos, "missing-field", "missing required field \"metadata.name\"");
-  if (name && !valid_dns_name(*name, namespaced, namespaced ? 253 : 63)) {
-    src.error(nf->value_pos, "invalid-name",
-              "invalid name \"" + *name + "\": use lower-case letters, digits, '-'" +
-                  (namespaced ? " and '.'" : "") + ", starting and ending with a letter or digit");
-    name.reset();
-  }
-  if (name) {
-    meta.name = *name;
-    meta.name_pos = nf->value_pos;
-  } else {
-    ok = false;
-  }
-  if (const Field* nsf = m->get("namespace")) {
-    auto ns = yaml::scalar(src, *nsf, "a namespace name");
-    if (ns && !valid_dns_name(*ns, false, 63)) {
-      src.error(nsf->value_pos, "invalid-name",
-                "invalid namespace \"" + *ns +
-                    "\": use lower-case letters, digits and '-', starting and ending with a "
-                    "letter or digit");
-      ns.reset();
-    }
-    if (ns) {
-      meta.ns = *ns;
-    } else {
-      ok = false;
-    }
-  }
-  if (const Field* lf = m->get("labels")) {
-    auto labels = load_labels(src, *lf);
-    if (labels) {
-      meta.labels = std::move(*labels);
-    } else {
-      ok = false;
-    }
-  }
-  if (const Field* af = m->get("annotations")) {
-    auto annotations = Map::open_any(src, af->value, af->value_pos, "a map of annotations");
-    const Field* mode = annotations ? annotations->get("bulkhead/mode") : nullptr;
-    auto v = mode ? yaml::scalar(src, *mode, "enforce or audit") : std::nullopt;
-    if (v && *v != "audit" && *v != "enforce") {
-      src.error(mode->value_pos, "invalid-value",
-                "invalid bulkhead/mode \"" + *v + "\"; expected enforce or audit");
-      v.reset();
-    }
-    if (!annotations || (mode && !v)) ok = false;
-    meta.audit = v && *v == "audit";
-  }
-  if (!ok) return std::nullopt;
-  return meta;
-}
-
+// A peer: podSelector, namespaceSelector and ipBlock are pointers, so null is "not set".
 std::optional<Peer> load_peer(Source& src, const YAML::Node& n, const SourcePos& at,
                               const std::string& ns) {
+  if (!n.IsDefined() || n.IsNull()) {
+    src.error(at, "invalid-peer",
+              "an empty peer (nothing) selects nothing and Kubernetes refuses it; write "
+              "podSelector, namespaceSelector or ipBlock");
+    return std::nullopt;
+  }
   auto m = Map::open(src, n, at, "a peer (a map with podSelector, namespaceSelector or ipBlock)",
                      {"podSelector", "namespaceSelector", "ipBlock"});
   if (!m) return std::nullopt;
   const Field* pods = m->get("podSelector");
   const Field* nss = m->get("namespaceSelector");
   const Field* block = m->get("ipBlock");
+  const bool null_only = (pods || nss || block) && unset(pods) && unset(nss) && unset(block);
+  if (unset(pods)) pods = nullptr;
+  if (unset(nss)) nss = nullptr;
+  if (unset(block)) block = nullptr;
   if (block) {
     if (pods || nss) {
       src.error(at, "invalid-peer",
@@ -156,12 +64,15 @@ std::optional<Peer> load_peer(Source& src, const YAML::Node& n, const SourcePos&
     auto bm = Map::open(src, block->value, block->value_pos, "an ipBlock (a map with cidr, except)",
                         {"cidr", "except"});
     if (!bm) return std::nullopt;
-    auto peer = load_cidr_peer(src, *bm);
+    auto peer = load_cidr_peer(src, *bm, true);
     if (!peer) return std::nullopt;
     return Peer{std::move(*peer), at};
   }
   if (!pods && !nss) {
-    src.error(at, "invalid-peer", "a peer needs podSelector, namespaceSelector or ipBlock");
+    src.error(at, "invalid-peer",
+              null_only ? "a peer whose fields have no value is empty (null means \"not set\"), "
+                          "and Kubernetes refuses it; write {} for every pod or namespace"
+                        : "a peer needs podSelector, namespaceSelector or ipBlock");
     return std::nullopt;
   }
   EndpointPeer ep;
@@ -182,103 +93,135 @@ std::optional<Peer> load_peer(Source& src, const YAML::Node& n, const SourcePos&
   return Peer{std::move(ep), at};
 }
 
-std::optional<uint16_t> port_value(Source& src, const Field& f, const std::string& what) {
-  auto s = yaml::scalar(src, f, "a port number");
-  if (!s) return std::nullopt;
-  const bool digits =
-      !s->empty() && s->size() <= 6 &&
-      std::all_of(s->begin(), s->end(), [](char c) { return c >= '0' && c <= '9'; });
-  const int v = digits ? std::stoi(*s) : -1;
-  if (v < 1 || v > 65535) {
-    src.error(f.value_pos, "invalid-port",
-              "invalid " + what + " \"" + *s + "\": expected a number from 1 to 65535");
+// An int32 field (endPort): a number as JSON carries it, never a string.
+std::optional<int64_t> int_value(Source& src, const Field& f, const std::string& what) {
+  const K8sScalar k = yaml::k8s_scalar(f.value);
+  if (k.type != K8sScalar::Type::number || !f.value.IsScalar()) {
+    src.error(f.value_pos, "wrong-type",
+              "expected " + what + " (a number), got " + yaml::describe_k8s(f.value));
     return std::nullopt;
   }
-  return static_cast<uint16_t>(v);
+  if (!k.integral || k.number < -2147483648.0 || k.number > 2147483647.0) {
+    src.error(
+        f.value_pos, "invalid-port",
+        "invalid " + what + " " + f.value.Scalar() + ": expected a whole number from 1 to 65535");
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(k.number);
 }
 
+std::optional<uint16_t> port_number(Source& src, const Field& f, const std::string& what) {
+  auto v = int_value(src, f, what);
+  if (!v) return std::nullopt;
+  if (*v < 1 || *v > 65535) {
+    src.error(f.value_pos, "invalid-port",
+              "invalid " + what + " " + std::to_string(*v) + ": expected a number from 1 to 65535");
+    return std::nullopt;
+  }
+  return static_cast<uint16_t>(*v);
+}
+
+std::optional<Protocol> load_protocol(Source& src, const Field& pf) {
+  auto s = yaml::k8s_string(src, pf, "TCP, UDP or SCTP");
+  if (!s) return std::nullopt;
+  if (*s == "TCP") return Protocol::tcp;
+  if (*s == "UDP") return Protocol::udp;
+  if (*s == "SCTP") return Protocol::sctp;
+  std::string upper = *s;
+  for (auto& c : upper)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  const bool near = upper == "TCP" || upper == "UDP" || upper == "SCTP";
+  src.error(pf.value_pos, "invalid-port",
+            "unknown protocol \"" + *s + "\"" +
+                (near ? "; did you mean \"" + upper + "\"?" : "; expected TCP, UDP or SCTP"));
+  return std::nullopt;
+}
+
+// `port` is an IntOrString: a number, or a string that must be a port name. A quoted "80" is a
+// string, so a name, and an invalid one.
+bool load_port_field(Source& src, const Field& port, PortSpec& p) {
+  const K8sScalar k = yaml::k8s_scalar(port.value);
+  if (k.type == K8sScalar::Type::number) {
+    auto v = port_number(src, port, "port");
+    if (!v) return false;
+    p.first = p.last = *v;
+    return true;
+  }
+  if (k.type != K8sScalar::Type::string || !port.value.IsScalar()) {
+    src.error(port.value_pos, "wrong-type",
+              "expected a port number or name, got " + yaml::describe_k8s(port.value));
+    return false;
+  }
+  const std::string& name = port.value.Scalar();
+  if (const std::string why = port_name_problem(name); !why.empty()) {
+    const bool quoted_number = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+      return c >= '0' && c <= '9';
+    });
+    src.error(port.value_pos, "invalid-port",
+              "invalid port name \"" + name + "\": " + why +
+                  (quoted_number ? " (a quoted number is a name; write " + name +
+                                       " without quotes for the port number)"
+                                 : ""));
+    return false;
+  }
+  p.named = name;
+  return true;
+}
+
+// A port; null is the zero NetworkPolicyPort: TCP, every port.
 std::optional<PortSpec> load_port(Source& src, const YAML::Node& n, const SourcePos& at) {
-  auto m = Map::open(src, n, at, "a port (a map with protocol, port and endPort)",
-                     {"protocol", "port", "endPort"});
-  if (!m) return std::nullopt;
   PortSpec p;
   p.pos = at;
   p.proto = Protocol::tcp;
-  if (const Field* pf = m->get("protocol")) {
-    auto s = yaml::scalar(src, *pf, "TCP, UDP or SCTP");
-    if (!s) return std::nullopt;
-    if (*s == "TCP") {
-      p.proto = Protocol::tcp;
-    } else if (*s == "UDP") {
-      p.proto = Protocol::udp;
-    } else if (*s == "SCTP") {
-      p.proto = Protocol::sctp;
-    } else {
-      std::string upper = *s;
-      for (auto& c : upper)
-        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-      const bool near = upper == "TCP" || upper == "UDP" || upper == "SCTP";
-      src.error(pf->value_pos, "invalid-port",
-                "unknown protocol \"" + *s + "\"" +
-                    (near ? "; did you mean \"" + upper + "\"?" : "; expected TCP, UDP or SCTP"));
-      return std::nullopt;
-    }
+  if (!n.IsDefined() || n.IsNull()) return p;
+  auto m = Map::open(src, n, at, "a port (a map with protocol, port and endPort)",
+                     {"protocol", "port", "endPort"});
+  if (!m) return std::nullopt;
+  if (const Field* pf = m->get("protocol"); !unset(pf)) {
+    auto proto = load_protocol(src, *pf);
+    if (!proto) return std::nullopt;
+    p.proto = *proto;
   }
   const Field* port = m->get("port");
   const Field* end = m->get("endPort");
-  if (port) {
-    const bool numeric = port->value.IsScalar() && !port->value.Scalar().empty() &&
-                         std::all_of(port->value.Scalar().begin(), port->value.Scalar().end(),
-                                     [](char c) { return c >= '0' && c <= '9'; });
-    if (numeric) {
-      auto v = port_value(src, *port, "port");
-      if (!v) return std::nullopt;
-      p.first = p.last = *v;
-    } else {
-      auto name = yaml::scalar(src, *port, "a port number or name");
-      if (!name) return std::nullopt;
-      if (!valid_port_name(*name)) {
-        src.error(port->value_pos, "invalid-port",
-                  "invalid port name \"" + *name +
-                      "\": at most 15 lower-case letters, digits and '-', with at least one "
-                      "letter");
-        return std::nullopt;
-      }
-      p.named = *name;
-    }
+  if (unset(port)) port = nullptr;
+  if (unset(end)) end = nullptr;
+  if (port && !load_port_field(src, *port, p)) return std::nullopt;
+  if (!end) return p;
+  if (!port || !p.named.empty()) {
+    src.error(end->key_pos, "invalid-port",
+              port ? "endPort needs a numeric port, not the port name \"" + p.named + "\""
+                   : "endPort needs a port");
+    return std::nullopt;
   }
-  if (end) {
-    if (!port || !p.named.empty()) {
-      src.error(end->key_pos, "invalid-port", "endPort needs a numeric port");
-      return std::nullopt;
-    }
-    auto v = port_value(src, *end, "endPort");
-    if (!v) return std::nullopt;
-    if (*v < p.first) {
-      src.error(end->value_pos, "invalid-port",
-                "endPort " + std::to_string(*v) + " is less than port " + std::to_string(p.first));
-      return std::nullopt;
-    }
-    p.last = *v;
+  auto v = port_number(src, *end, "endPort");
+  if (!v) return std::nullopt;
+  if (*v < p.first) {
+    src.error(end->value_pos, "invalid-port",
+              "endPort " + std::to_string(*v) + " is less than port " + std::to_string(p.first));
+    return std::nullopt;
   }
+  p.last = *v;
   return p;
 }
 
-// One ingress or egress rule; `peers_key` is "from" or "to".
+// One ingress or egress rule; null is the zero rule (every peer, every port).
 std::optional<AllowRule> load_rule(Source& src, const YAML::Node& n, const SourcePos& at,
                                    Direction dir, const Subject& subject, const Origin& origin,
                                    const std::string& ns) {
   const std::string peers_key = dir == Direction::ingress ? "from" : "to";
-  auto m = Map::open(src, n, at,
-                     dir == Direction::ingress ? "an ingress rule (a map with from and ports)"
-                                               : "an egress rule (a map with to and ports)",
-                     {peers_key, "ports"});
-  if (!m) return std::nullopt;
   AllowRule r;
   r.dir = dir;
   r.subject = subject;
   r.origin = origin;
   r.origin.pos = at;
+  r.any_peer = r.any_port = true;
+  if (!n.IsDefined() || n.IsNull()) return r;
+  auto m = Map::open(src, n, at,
+                     dir == Direction::ingress ? "an ingress rule (a map with from and ports)"
+                                               : "an egress rule (a map with to and ports)",
+                     {peers_key, "ports"});
+  if (!m) return std::nullopt;
   bool ok = true;
   std::vector<YAML::Node> peers, ports;
   const Field* pf = m->get(peers_key);
@@ -315,6 +258,53 @@ std::optional<AllowRule> load_rule(Source& src, const YAML::Node& n, const Sourc
   return r;
 }
 
+struct PolicyTypes {
+  bool ingress = true;
+  bool egress = false;
+  bool ok = true;
+};
+
+// policyTypes: at most two, each Ingress or Egress; absent, null or [] is SetDefaults's choice.
+PolicyTypes load_policy_types(Source& src, const Field* types, bool egress_rules) {
+  PolicyTypes t{true, egress_rules, true};
+  if (unset(types)) return t;
+  auto list = yaml::items(src, *types, "a list of policy types (Ingress, Egress)");
+  if (!list) return PolicyTypes{true, egress_rules, false};
+  if (list->empty()) return t;
+  if (list->size() > 2) {
+    src.error(types->value_pos, "invalid-value",
+              "policyTypes lists " + std::to_string(list->size()) +
+                  " types; Kubernetes allows at most two (Ingress, Egress)");
+    return PolicyTypes{true, egress_rules, false};
+  }
+  t.ingress = t.egress = false;
+  for (const auto& x : *list) {
+    const SourcePos at = yaml::item_pos(src, x, types->value_pos);
+    auto s = yaml::k8s_string(src, x, at, "Ingress or Egress");
+    if (!s) {
+      t.ok = false;
+      continue;
+    }
+    bool* which = *s == "Ingress" ? &t.ingress : *s == "Egress" ? &t.egress : nullptr;
+    if (!which) {
+      auto hint = yaml::did_you_mean(*s, {"Ingress", "Egress"});
+      src.error(at, "invalid-value",
+                "unknown policy type \"" + *s + "\"" +
+                    (hint ? "; did you mean \"" + *hint + "\"?" : "; expected Ingress or Egress"));
+      t.ok = false;
+      continue;
+    }
+    if (*which) {
+      src.warning(at, "duplicate-policy-type",
+                  "policy type \"" + *s + "\" is listed twice (Kubernetes accepts it; the policy " +
+                      "isolates only " + *s + ")");
+    }
+    *which = true;
+  }
+  if (!t.ok) return PolicyTypes{true, egress_rules, false};
+  return t;
+}
+
 }  // namespace
 
 void load_network_policy(Source& src, const YAML::Node& doc, LoadState& st) {
@@ -323,23 +313,23 @@ void load_network_policy(Source& src, const YAML::Node& doc, LoadState& st) {
                        {"apiVersion", "kind", "metadata", "spec"}, {"status"});
   if (!top) return;
   // Metadata errors do not stop the spec from being checked: one run shows every error.
-  auto meta = load_meta(src, *top, true);
-  const Field* spec = top->require(src, "spec");
-  if (!spec) return;
+  auto meta = load_k8s_meta(src, *top, true);
   const std::string ns = meta ? meta->ns : "default";
-  auto sm = Map::open(src, spec->value, spec->value_pos,
-                      "a NetworkPolicy spec (a map with podSelector, policyTypes, ingress, egress)",
-                      {"podSelector", "policyTypes", "ingress", "egress"});
-  if (!sm) return;
-  const Field* psf = sm->get("podSelector");
-  std::optional<LabelSelector> pods;
-  if (psf) {
-    pods = load_selector(src, *psf, true);
-  } else {
-    src.error(spec->key_pos, "missing-field", "missing required field \"spec.podSelector\"");
+  // spec is a value: absent or null is the zero spec (every pod of the namespace, ingress).
+  const Field* spec = top->get("spec");
+  std::optional<Map> sm;
+  if (!unset(spec)) {
+    sm = Map::open(src, spec->value, spec->value_pos,
+                   "a NetworkPolicy spec (a map with podSelector, policyTypes, ingress, egress)",
+                   {"podSelector", "policyTypes", "ingress", "egress"});
+    if (!sm) return;
   }
-  const Field* ingress = sm->get("ingress");
-  const Field* egress = sm->get("egress");
+  auto get = [&](std::string_view name) { return sm ? sm->get(name) : nullptr; };
+  // podSelector is a value too: absent or null selects every pod.
+  std::optional<LabelSelector> pods = LabelSelector{};
+  if (const Field* psf = get("podSelector")) pods = load_selector(src, *psf, true);
+  const Field* ingress = get("ingress");
+  const Field* egress = get("egress");
   std::vector<YAML::Node> in_rules, out_rules;
   if (ingress) {
     auto list = yaml::items(src, *ingress, "a list of ingress rules");
@@ -351,45 +341,12 @@ void load_network_policy(Source& src, const YAML::Node& doc, LoadState& st) {
     if (!list || !count_rules(src, st, list->size(), egress->value_pos)) return;
     out_rules = std::move(*list);
   }
-  // Kubernetes defaulting: Ingress always; Egress only when there are egress rules.
-  bool iso_in = true, iso_out = !out_rules.empty();
-  bool types_ok = true;
-  if (const Field* types = sm->get("policyTypes")) {
-    auto list = yaml::items(src, *types, "a list of policy types (Ingress, Egress)");
-    if (!list) return;
-    if (!list->empty()) {
-      iso_in = iso_out = false;
-      for (const auto& t : *list) {
-        const SourcePos at = yaml::item_pos(src, t, types->value_pos);
-        auto s = yaml::scalar(src, t, at, "Ingress or Egress");
-        if (!s) {
-          types_ok = false;
-          continue;
-        }
-        if (*s == "Ingress") {
-          iso_in = true;
-        } else if (*s == "Egress") {
-          iso_out = true;
-        } else {
-          auto hint = yaml::did_you_mean(*s, {"Ingress", "Egress"});
-          src.error(
-              at, "invalid-value",
-              "unknown policy type \"" + *s + "\"" +
-                  (hint ? "; did you mean \"" + *hint + "\"?" : "; expected Ingress or Egress"));
-          types_ok = false;
-        }
-      }
-    }
-  }
-  if (!types_ok) {  // still check the rules as the defaults would apply them
-    iso_in = true;
-    iso_out = !out_rules.empty();
-  }
-  if (!iso_in && !in_rules.empty()) {
+  const PolicyTypes types = load_policy_types(src, get("policyTypes"), !out_rules.empty());
+  if (!types.ingress && !in_rules.empty()) {
     src.warning(ingress->key_pos, "ignored-rules",
                 "ingress rules are ignored: policyTypes does not include Ingress");
   }
-  if (!iso_out && !out_rules.empty()) {
+  if (!types.egress && !out_rules.empty()) {
     src.warning(egress->key_pos, "ignored-rules",
                 "egress rules are ignored: policyTypes does not include Egress");
   }
@@ -399,8 +356,8 @@ void load_network_policy(Source& src, const YAML::Node& doc, LoadState& st) {
   std::vector<AllowRule> rules;
   bool ok = true;
   for (const auto& [on, list, dir, field] :
-       {std::tuple{iso_in, &in_rules, Direction::ingress, ingress},
-        std::tuple{iso_out, &out_rules, Direction::egress, egress}}) {
+       {std::tuple{types.ingress, &in_rules, Direction::ingress, ingress},
+        std::tuple{types.egress, &out_rules, Direction::egress, egress}}) {
     if (!on) continue;
     for (const auto& x : *list) {
       auto r =
@@ -412,11 +369,12 @@ void load_network_policy(Source& src, const YAML::Node& doc, LoadState& st) {
       }
     }
   }
-  if (!ok || !meta || !pods || !types_ok) return;
+  if (!ok || !meta || !pods || !types.ok) return;
   if (!register_policy(src, st, full, meta->name_pos, "NetworkPolicy")) return;
-  st.set.policies.push_back(PolicyInfo{full, "NetworkPolicy", doc_pos, meta->audit});
-  if (iso_in) st.set.isolations.push_back(Isolation{Direction::ingress, subject, origin});
-  if (iso_out) st.set.isolations.push_back(Isolation{Direction::egress, subject, origin});
+  st.set.policies.push_back(PolicyInfo{full, "NetworkPolicy", doc_pos, meta->audit, st.doc_end,
+                                       meta->lint_ignore, meta->lint_ignore_pos});
+  if (types.ingress) st.set.isolations.push_back(Isolation{Direction::ingress, subject, origin});
+  if (types.egress) st.set.isolations.push_back(Isolation{Direction::egress, subject, origin});
   for (auto& r : rules) st.set.rules.push_back(std::move(r));
 }
 
@@ -425,7 +383,7 @@ void load_namespace(Source& src, const YAML::Node& doc, LoadState& st) {
   auto top = Map::open(src, doc, doc_pos, "a Namespace", {"apiVersion", "kind", "metadata"},
                        {"spec", "status"});
   if (!top) return;
-  auto meta = load_meta(src, *top, false);
+  auto meta = load_k8s_meta(src, *top, false);
   if (!meta) return;
   if (auto it = st.namespace_names.find(meta->name); it != st.namespace_names.end()) {
     src.error(meta->name_pos, "duplicate-namespace",

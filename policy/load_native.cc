@@ -129,7 +129,7 @@ std::optional<NativeRef> load_ref(Source& src, const YAML::Node& n, const Source
   if (n.IsMap()) {
     auto m = Map::open(src, n, at, "a CIDR peer", {"cidr", "except"});
     if (!m) return std::nullopt;
-    auto peer = load_cidr_peer(src, *m);
+    auto peer = load_cidr_peer(src, *m, false);
     if (!peer) return std::nullopt;
     return NativeRef{std::move(*peer), at};
   }
@@ -336,6 +336,22 @@ void load_group(Source& src, const Field& g, const Origin& policy, LoadState& st
   }
 }
 
+// metadata.lintIgnore: a list of the rule ids to silence in this policy (docs/lint.md).
+std::vector<std::string> load_lint_ignore(Source& src, const Field& f) {
+  auto list = yaml::items(src, f, "a list of rule ids");
+  if (!list) return {};
+  std::vector<std::string> ids;
+  std::vector<SourcePos> at;
+  for (const auto& x : *list) {
+    const SourcePos pos = yaml::item_pos(src, x, f.value_pos);
+    if (auto id = yaml::scalar(src, x, pos, "a rule id")) {
+      ids.push_back(*id);
+      at.push_back(pos);
+    }
+  }
+  return check_ignored_rules(src, ids, at);
+}
+
 }  // namespace
 
 void load_native_policy(Source& src, const YAML::Node& doc, LoadState& st) {
@@ -347,9 +363,11 @@ void load_native_policy(Source& src, const YAML::Node& doc, LoadState& st) {
   // run shows every error of the document.
   std::optional<std::string> name;
   SourcePos name_pos = doc_pos;
+  std::vector<std::string> lint_ignore;
+  SourcePos lint_ignore_pos;
   if (const Field* md = top->require(src, "metadata")) {
     auto meta = Map::open(src, md->value, md->value_pos, "metadata (a map with name)",
-                          {"name", "description"});
+                          {"name", "description", "lintIgnore"});
     const Field* nf = meta ? meta->get("name") : nullptr;
     if (meta && !nf)
       src.error(md->key_pos, "missing-field", "missing required field \"metadata.name\"");
@@ -363,6 +381,10 @@ void load_native_policy(Source& src, const YAML::Node& doc, LoadState& st) {
     if (nf) name_pos = nf->value_pos;
     if (const Field* d = meta ? meta->get("description") : nullptr) {
       yaml::scalar(src, *d, "a string");
+    }
+    if (const Field* li = meta ? meta->get("lintIgnore") : nullptr) {
+      lint_ignore = load_lint_ignore(src, *li);
+      lint_ignore_pos = li->value_pos;
     }
   }
   const Field* spec = top->require(src, "spec");
@@ -381,7 +403,8 @@ void load_native_policy(Source& src, const YAML::Node& doc, LoadState& st) {
     }
   }
   if (name && register_policy(src, st, *name, name_pos, kKind)) {
-    st.set.policies.push_back(PolicyInfo{*name, kKind, doc_pos, audit});
+    st.set.policies.push_back(
+        PolicyInfo{*name, kKind, doc_pos, audit, st.doc_end, lint_ignore, lint_ignore_pos});
   }
   const Origin origin{name.value_or(""), kKind, doc_pos, audit};
   if (const Field* groups = sm->get("groups")) {

@@ -13,16 +13,41 @@ namespace {
 
 const std::vector<std::string> kOperators = {"In", "NotIn", "Exists", "DoesNotExist"};
 
-std::optional<Requirement> load_expression(Source& src, const YAML::Node& n, const SourcePos& at) {
+// A string field of a selector: Kubernetes types it (an unquoted 1 is a number, null is "");
+// the native format takes any scalar as text.
+std::optional<std::string> text(Source& src, const YAML::Node& n, const SourcePos& at,
+                                std::string_view expected, bool kubernetes) {
+  if (kubernetes) return yaml::k8s_string(src, n, at, expected);
+  if (!n.IsDefined() || n.IsNull()) return std::string();
+  return yaml::scalar(src, n, at, expected);
+}
+
+std::optional<Requirement> load_expression(Source& src, const YAML::Node& n, const SourcePos& at,
+                                           bool kubernetes) {
+  // A null item is the zero requirement, which has neither key nor operator.
+  if (!n.IsDefined() || n.IsNull()) {
+    src.error(at, "invalid-selector", "a match expression needs key and operator");
+    return std::nullopt;
+  }
   auto m = Map::open(src, n, at, "a match expression (a map with key, operator and values)",
                      {"key", "operator", "values"});
   if (!m) return std::nullopt;
-  const Field* key = m->require(src, "key");
-  const Field* op = m->require(src, "operator");
-  if (!key || !op) return std::nullopt;
-  auto k = yaml::scalar(src, *key, "a label key");
-  auto o = yaml::scalar(src, *op, "an operator (In, NotIn, Exists or DoesNotExist)");
+  const Field* key = m->get("key");
+  const Field* op = m->get("operator");
+  auto k = key ? text(src, key->value, key->value_pos, "a label key", kubernetes)
+               : std::optional<std::string>("");
+  auto o = op ? text(src, op->value, op->value_pos,
+                     "an operator (In, NotIn, Exists or DoesNotExist)", kubernetes)
+              : std::optional<std::string>("");
   if (!k || !o) return std::nullopt;
+  if (k->empty() || o->empty()) {
+    src.error(k->empty() && key  ? key->key_pos
+              : o->empty() && op ? op->key_pos
+                                 : m->pos(),
+              "missing-field",
+              std::string("missing required field \"") + (k->empty() ? "key" : "operator") + "\"");
+    return std::nullopt;
+  }
   std::string why;
   if (!valid_label_key(*k, &why)) {
     src.error(key->value_pos, "invalid-selector", "invalid label key \"" + *k + "\": " + why);
@@ -65,7 +90,7 @@ std::optional<Requirement> load_expression(Source& src, const YAML::Node& n, con
   }
   for (const auto& v : vs) {
     const SourcePos vp = yaml::item_pos(src, v, values->value_pos);
-    auto s = yaml::scalar(src, v, vp, "a label value");
+    auto s = text(src, v, vp, "a label value", kubernetes);
     if (!s) return std::nullopt;
     if (!valid_label_value(*s, &why)) {
       src.error(vp, "invalid-selector", "invalid label value \"" + *s + "\": " + why);
@@ -76,6 +101,44 @@ std::optional<Requirement> load_expression(Source& src, const YAML::Node& n, con
   return r;
 }
 
+// Go's ParseCIDRSloppy, which the API server uses: IPv4 octets and the prefix length may carry
+// leading zeros (decimal, not octal). Returns the text in standard form; `sloppy` says whether
+// it differed.
+std::optional<std::string> standard_cidr_text(std::string_view text, bool* sloppy) {
+  const size_t slash = text.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  std::string_view addr = text.substr(0, slash), prefix = text.substr(slash + 1);
+  auto strip = [&](std::string_view digits) {
+    while (digits.size() > 1 && digits.front() == '0') {
+      digits.remove_prefix(1);
+      *sloppy = true;
+    }
+    return std::string(digits);
+  };
+  if (prefix.empty() ||
+      !std::all_of(prefix.begin(), prefix.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  std::string out;
+  if (addr.find(':') == std::string_view::npos) {
+    size_t start = 0;
+    for (int part = 0; part < 4; ++part) {
+      const size_t dot = part < 3 ? addr.find('.', start) : addr.size();
+      if (dot == std::string_view::npos) return std::nullopt;
+      std::string_view octet = addr.substr(start, dot - start);
+      if (octet.empty() ||
+          !std::all_of(octet.begin(), octet.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return std::nullopt;
+      }
+      out += (part ? "." : "") + strip(octet);
+      start = dot + 1;
+    }
+  } else {
+    out = std::string(addr);
+  }
+  return out + "/" + strip(prefix);
+}
+
 }  // namespace
 
 std::optional<LabelSelector> load_selector(Source& src, const Field& f, bool kubernetes) {
@@ -83,6 +146,8 @@ std::optional<LabelSelector> load_selector(Source& src, const Field& f, bool kub
       kubernetes ? "a label selector (a map with matchLabels and matchExpressions)"
                  : "a selector (a string like \"app=web\" or a map with matchLabels and "
                    "matchExpressions)";
+  // A Kubernetes selector field that is null is the empty selector where the Go type is a value
+  // (spec.podSelector); peers decide about their pointer fields before calling this.
   if (f.is_null() && kubernetes) return LabelSelector{};
   if (f.value.IsScalar() && !kubernetes) {
     SelectorParseError err;
@@ -97,10 +162,26 @@ std::optional<LabelSelector> load_selector(Source& src, const Field& f, bool kub
   if (!m) return std::nullopt;
   LabelSelector sel;
   bool ok = true;
-  if (const Field* labels = m->get("matchLabels")) {
+  if (const Field* labels = m->get("matchLabels"); labels && !labels->is_null()) {
     auto lm = Map::open_any(src, labels->value, labels->value_pos, "a map of label keys to values");
     if (!lm) return std::nullopt;
     for (const auto& l : lm->fields()) {
+      if (kubernetes) {
+        auto v = yaml::k8s_string(src, l, "a label value (a string)");
+        const std::string key = yaml::k8s_key(l.key);
+        std::string why;
+        if (!valid_label_key(key, &why)) {
+          src.error(l.key_pos, "invalid-selector", "invalid label key \"" + key + "\": " + why);
+          ok = false;
+        } else if (v && !valid_label_value(*v, &why)) {
+          src.error(l.value_pos, "invalid-selector", "invalid label value \"" + *v + "\": " + why);
+          ok = false;
+        } else if (v) {
+          sel.requirements.push_back(Requirement{key, Requirement::Op::in, {*v}});
+        }
+        ok = ok && v;
+        continue;
+      }
       std::string why;
       if (!valid_label_key(l.name, &why)) {
         src.error(l.key_pos, "invalid-selector", "invalid label key \"" + l.name + "\": " + why);
@@ -112,12 +193,7 @@ std::optional<LabelSelector> load_selector(Source& src, const Field& f, bool kub
         ok = false;
         continue;
       }
-      // Container engines allow any label value; Kubernetes validates them.
-      if (kubernetes && !valid_label_value(*v, &why)) {
-        src.error(l.value_pos, "invalid-selector", "invalid label value \"" + *v + "\": " + why);
-        ok = false;
-        continue;
-      }
+      // Container engines allow any label value; Kubernetes validates them (above).
       sel.requirements.push_back(Requirement{l.name, Requirement::Op::in, {*v}});
     }
   }
@@ -125,7 +201,7 @@ std::optional<LabelSelector> load_selector(Source& src, const Field& f, bool kub
     auto list = yaml::items(src, *exprs, "a list of match expressions");
     if (!list) return std::nullopt;
     for (const auto& e : *list) {
-      auto r = load_expression(src, e, yaml::item_pos(src, e, exprs->value_pos));
+      auto r = load_expression(src, e, yaml::item_pos(src, e, exprs->value_pos), kubernetes);
       if (r) {
         sel.requirements.push_back(std::move(*r));
       } else {
@@ -138,10 +214,14 @@ std::optional<LabelSelector> load_selector(Source& src, const Field& f, bool kub
   return sel;
 }
 
-std::optional<Cidr> load_cidr(Source& src, const YAML::Node& n, const SourcePos& at) {
-  auto text = yaml::scalar(src, n, at, "a CIDR (e.g. 198.18.0.0/16)");
+std::optional<Cidr> load_cidr(Source& src, const YAML::Node& n, const SourcePos& at,
+                              bool kubernetes) {
+  auto text = kubernetes ? yaml::k8s_string(src, n, at, "a CIDR (e.g. 198.18.0.0/16)")
+                         : yaml::scalar(src, n, at, "a CIDR (e.g. 198.18.0.0/16)");
   if (!text) return std::nullopt;
-  auto c = Cidr::parse(*text);
+  bool sloppy = false;
+  const auto standard = kubernetes ? standard_cidr_text(*text, &sloppy) : std::optional(*text);
+  auto c = standard ? Cidr::parse(*standard) : std::nullopt;
   if (!c) {
     src.error(at, "invalid-cidr",
               "invalid CIDR \"" + *text +
@@ -149,8 +229,13 @@ std::optional<Cidr> load_cidr(Source& src, const YAML::Node& n, const SourcePos&
                   "198.18.0.0/16 or fd00::/64");
     return std::nullopt;
   }
+  if (sloppy) {
+    src.warning(at, "nonstandard-cidr",
+                "CIDR \"" + *text + "\" has leading zeros; Kubernetes reads it as " + *standard +
+                    " (decimal), other software may read octal: write " + *standard);
+  }
   // The model keeps only the normalized block; this is the last place that sees what was written.
-  const auto written = IpAddr::parse(std::string_view(*text).substr(0, text->find('/')));
+  const auto written = IpAddr::parse(std::string_view(*standard).substr(0, standard->find('/')));
   if (written && *written != c->addr) {
     src.warning(at, "cidr-host-bits",
                 "CIDR \"" + *text + "\" has host bits set; it means " + c->to_string());
@@ -158,10 +243,14 @@ std::optional<Cidr> load_cidr(Source& src, const YAML::Node& n, const SourcePos&
   return c;
 }
 
-std::optional<CidrPeer> load_cidr_peer(Source& src, const Map& m) {
-  const Field* cf = m.require(src, "cidr");
-  if (!cf) return std::nullopt;
-  auto cidr = load_cidr(src, cf->value, cf->value_pos);
+std::optional<CidrPeer> load_cidr_peer(Source& src, const Map& m, bool kubernetes) {
+  const Field* cf = m.get("cidr");
+  // A Kubernetes cidr is a string: null is "", which is as missing as no field at all.
+  if (!cf || (kubernetes && cf->is_null())) {
+    src.error(cf ? cf->key_pos : m.pos(), "missing-field", "missing required field \"cidr\"");
+    return std::nullopt;
+  }
+  auto cidr = load_cidr(src, cf->value, cf->value_pos, kubernetes);
   if (!cidr) return std::nullopt;
   CidrPeer peer{*cidr, {}};
   if (const Field* ex = m.get("except")) {
@@ -170,7 +259,7 @@ std::optional<CidrPeer> load_cidr_peer(Source& src, const Map& m) {
     bool ok = true;
     for (const auto& e : *list) {
       const SourcePos at = yaml::item_pos(src, e, ex->value_pos);
-      auto c = load_cidr(src, e, at);
+      auto c = load_cidr(src, e, at, kubernetes);
       if (!c) {
         ok = false;
         continue;

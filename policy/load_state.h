@@ -43,6 +43,8 @@ struct LoadState {
   PolicySet set;
   Diagnostics diagnostics;
   std::vector<std::string> files;
+  std::vector<SkippedDocument> skipped;
+  SourcePos doc_end;  // where the document being loaded ends (PolicyInfo::end)
   std::map<std::string, NativeGroup> groups;      // every native group, by name
   std::set<std::string> broken_groups;            // defined with errors: references stay quiet
   std::vector<NativeRule> native_rules;           // resolved against `groups` at the end
@@ -58,9 +60,12 @@ struct LoadState {
 std::optional<LabelSelector> load_selector(yaml::Source& src, const yaml::Field& f,
                                            bool kubernetes);
 
-// "198.18.0.0/16" (or a bare address) with `except` CIDRs inside it.
-std::optional<Cidr> load_cidr(yaml::Source& src, const YAML::Node& n, const SourcePos& at);
-std::optional<CidrPeer> load_cidr_peer(yaml::Source& src, const yaml::Map& m);
+// "198.18.0.0/16" with `except` CIDRs inside it. The native format also takes a bare address (a
+// /32 or /128); Kubernetes requires the prefix length and allows leading zeros, as the API
+// server's ParseCIDRSloppy does.
+std::optional<Cidr> load_cidr(yaml::Source& src, const YAML::Node& n, const SourcePos& at,
+                              bool kubernetes);
+std::optional<CidrPeer> load_cidr_peer(yaml::Source& src, const yaml::Map& m, bool kubernetes);
 
 // Document bodies; `doc` is the whole document map, already known to be of the kind.
 void load_native_policy(yaml::Source& src, const YAML::Node& doc, LoadState& st);
@@ -72,6 +77,11 @@ void resolve_native(LoadState& st);
 // Adds `n` written rules (a policy's allow, ingress or egress list at `at`); past
 // limits::kMaxRules reports too-large once and returns false, and the rules are not loaded.
 bool count_rules(yaml::Source& src, LoadState& st, size_t n, const SourcePos& at);
+
+// Rule ids in `bulkhead/lint-ignore: a,b` or a native `metadata.lintIgnore` list: each must be a
+// rule that can be silenced, else an unknown-rule warning (the rest still apply).
+std::vector<std::string> check_ignored_rules(yaml::Source& src, const std::vector<std::string>& ids,
+                                             const std::vector<SourcePos>& at);
 
 // Records a policy name; reports duplicate-policy (and returns false) when it was seen before.
 // Past limits::kMaxPolicies, reports too-large and returns false.

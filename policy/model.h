@@ -128,6 +128,11 @@ struct PolicyInfo {
   std::string kind;
   SourcePos pos;
   bool audit = false;
+  // Where the next document (or list item) of the file starts: the policy's text is [pos, end),
+  // so a warning positioned there is the policy's. Unset (line 0): to the end of the file.
+  SourcePos end = {};
+  std::vector<std::string> lint_ignore = {};  // rule ids its author silenced (docs/lint.md)
+  SourcePos lint_ignore_pos = {};             // where that list is written
 };
 
 struct PolicySet {

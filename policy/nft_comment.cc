@@ -31,17 +31,33 @@ std::string truncate_utf8(std::string_view text, size_t max_bytes) {
   return std::string(text.substr(0, n));
 }
 
+namespace {
+
+// The longest suffix of `text` of at most `max_bytes` bytes that starts on a UTF-8 boundary.
+std::string tail_utf8(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  size_t start = text.size() - max_bytes;
+  while (start < text.size() && is_continuation(static_cast<unsigned char>(text[start]))) ++start;
+  return std::string(text.substr(start));
+}
+
+}  // namespace
+
 std::string fit_comment(std::string_view head, std::string_view body, std::string_view tail) {
   const std::string h = sanitize_comment(head);
   const std::string b = sanitize_comment(body);
   const std::string t = sanitize_comment(tail);
   if (h.size() + b.size() + t.size() <= kNftCommentMax) return h + b + t;
   constexpr std::string_view kEllipsis = "...";
-  if (h.size() + t.size() + kEllipsis.size() < kNftCommentMax) {
-    const size_t room = kNftCommentMax - h.size() - t.size() - kEllipsis.size();
-    return h + truncate_utf8(b, room) + std::string(kEllipsis) + t;
+  // The position is what a reader needs to find the rule: it stays whole, the description gives
+  // way (the body first, then the head). Only a position longer than the whole comment loses
+  // the start of its path, never its line and column.
+  if (t.size() + kEllipsis.size() > kNftCommentMax) {
+    return std::string(kEllipsis) + tail_utf8(t, kNftCommentMax - kEllipsis.size());
   }
-  return truncate_utf8(h + b + t, kNftCommentMax);
+  const size_t room = kNftCommentMax - t.size() - kEllipsis.size();
+  if (h.size() <= room) return h + truncate_utf8(b, room - h.size()) + std::string(kEllipsis) + t;
+  return truncate_utf8(h, room) + std::string(kEllipsis) + t;
 }
 
 }  // namespace bulkhead::policy

@@ -14,8 +14,9 @@ inline constexpr size_t kNftCommentMax = 128;  // NFT_USERDATA comment limit enf
 std::string sanitize_comment(std::string_view text);
 // The longest prefix of `text` of at most `max_bytes` bytes that ends on a UTF-8 boundary.
 std::string truncate_utf8(std::string_view text, size_t max_bytes);
-// head + body + tail, sanitized, shortening `body` (with "...") so the whole fits the limit and
-// the tail (typically the source position) survives; hard truncation only as a last resort.
+// head + body + tail, sanitized, shortening `body` and then `head` (with "...") so the whole fits
+// the limit with the tail (the source position, file:line:col) whole. A tail longer than the
+// limit keeps its end (line and column) and loses the start of its path.
 std::string fit_comment(std::string_view head, std::string_view body, std::string_view tail);
 
 }  // namespace bulkhead::policy

@@ -94,4 +94,24 @@ std::optional<std::vector<YAML::Node>> items(Source& src, const Field& f,
 // The position of a list item.
 SourcePos item_pos(Source& src, const YAML::Node& item, const SourcePos& list_pos);
 
+// What Kubernetes makes of a scalar. kubectl turns YAML into JSON with YAML 1.1's rules
+// (sigs.k8s.io/yaml over go-yaml v2) before the API server decodes it into its Go types, so an
+// unquoted `yes` is a boolean, `0x50` and `0120` are the number 80, and `1_000` is 1000.
+struct K8sScalar {
+  enum class Type { null, boolean, number, string };
+  Type type = Type::string;
+  double number = 0;      // Type::number
+  bool integral = false;  // a number that JSON carries as an integer (80, 80.0, 8e1)
+};
+K8sScalar k8s_scalar(const YAML::Node& n);
+// "the number 80", "the boolean true", "nothing": for "expected a string, got the number 80".
+std::string describe_k8s(const YAML::Node& n);
+// The text a map key becomes in Kubernetes' JSON (`on:` is the key "true", `0x10:` is "16").
+std::string k8s_key(const YAML::Node& key);
+// A Kubernetes string field: null is "" (Go leaves a string unset), any other non-string is a
+// wrong-type error that suggests quoting.
+std::optional<std::string> k8s_string(Source& src, const YAML::Node& n, const SourcePos& at,
+                                      std::string_view expected);
+std::optional<std::string> k8s_string(Source& src, const Field& f, std::string_view expected);
+
 }  // namespace bulkhead::policy::yaml

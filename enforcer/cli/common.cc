@@ -7,9 +7,28 @@
 
 namespace bulkhead::cli {
 
+namespace {
+
+std::string usage(const std::string& command) {
+  const Command* c = find_command(command);
+  return c ? help(*c) : "";
+}
+
+}  // namespace
+
 std::optional<po::variables_map> parse_args(const std::string& command, const Args& args,
-                                            const po::options_description& opts) {
-  po::options_description all = opts;
+                                            int* exit_code) {
+  for (const auto& a : args) {
+    if (a == "--help" || a == "-h") {
+      std::cout << usage(command);
+      *exit_code = kExitOk;
+      return std::nullopt;
+    }
+  }
+  *exit_code = kExitUsage;
+  const Command* c = find_command(command);
+  if (!c) return std::nullopt;
+  po::options_description all = c->options();
   all.add_options()("paths", po::value<std::vector<std::string>>()->multitoken(), "policy paths");
   po::positional_options_description pos;
   pos.add("paths", -1);
@@ -18,7 +37,7 @@ std::optional<po::variables_map> parse_args(const std::string& command, const Ar
     po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    std::cerr << "bulkhead " << command << ": " << e.what() << "\n\n" << opts;
+    std::cerr << "bulkhead " << command << ": " << e.what() << "\n\n" << usage(command);
     return std::nullopt;
   }
   return vm;
@@ -52,18 +71,16 @@ std::optional<Loaded> load_inputs(const std::vector<std::string>& paths,
   return l;
 }
 
-std::optional<Loaded> load_inputs(const std::string& command, const po::variables_map& vm,
-                                  const po::options_description& opts) {
+std::optional<Loaded> load_inputs(const std::string& command, const po::variables_map& vm) {
   if (!vm.count("paths")) {
-    std::cerr << "bulkhead " << command << ": no policy PATH given\n\n" << opts;
+    std::cerr << "bulkhead " << command << ": no policy PATH given\n\n" << usage(command);
     return std::nullopt;
   }
   return load_inputs(vm["paths"].as<std::vector<std::string>>(), vm["inventory"].as<std::string>());
 }
 
-std::optional<Loaded> load_clean_inputs(const std::string& command, const po::variables_map& vm,
-                                        const po::options_description& opts) {
-  auto loaded = load_inputs(command, vm, opts);
+std::optional<Loaded> load_clean_inputs(const std::string& command, const po::variables_map& vm) {
+  auto loaded = load_inputs(command, vm);
   if (loaded && policy::has_errors(loaded->all())) {
     std::cerr << policy::format_text(loaded->all());
     return std::nullopt;

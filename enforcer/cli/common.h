@@ -12,16 +12,15 @@
 
 namespace bulkhead::cli {
 
-namespace po = boost::program_options;
-
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitNo = 1;
 inline constexpr int kExitUsage = 2;
 
-// Parses `args` against `opts` with PATH... as positional "paths". On a usage error prints it
-// with the command's usage line to stderr and returns nullopt.
+// Parses `args` against the command's options with PATH... as positional "paths". Returns
+// nullopt when the command is done: after --help (printed to stdout, `*exit_code` 0) or after a
+// usage error (printed with the command's usage to stderr, `*exit_code` 2).
 std::optional<po::variables_map> parse_args(const std::string& command, const Args& args,
-                                            const po::options_description& opts);
+                                            int* exit_code);
 
 // Every path must exist; prints "bulkhead: PATH: No such file or directory" for each that does not.
 bool paths_exist(const std::vector<std::string>& paths);
@@ -38,11 +37,9 @@ std::optional<Loaded> load_inputs(const std::vector<std::string>& paths,
                                   const std::string& inventory_path);
 
 // The command's PATH... (at least one, else the usage is printed) and its --inventory, loaded.
-std::optional<Loaded> load_inputs(const std::string& command, const po::variables_map& vm,
-                                  const po::options_description& opts);
+std::optional<Loaded> load_inputs(const std::string& command, const po::variables_map& vm);
 // The same for commands that need a model that loaded cleanly: any error among the diagnostics is
 // printed and gives nullopt.
-std::optional<Loaded> load_clean_inputs(const std::string& command, const po::variables_map& vm,
-                                        const po::options_description& opts);
+std::optional<Loaded> load_clean_inputs(const std::string& command, const po::variables_map& vm);
 
 }  // namespace bulkhead::cli

@@ -10,13 +10,20 @@
 
 namespace bulkhead::cli {
 
+po::options_description compile_options() {
+  po::options_description opts("options");
+  opts.add_options()("inventory", po::value<std::string>()->required()->value_name("FILE"),
+                     "inventory file")(
+      "endpoint", po::value<std::string>()->default_value("")->value_name("NAME"),
+      "print only this endpoint");
+  return opts;
+}
+
 int run_compile(const Args& args) {
-  po::options_description opts("usage: bulkhead compile PATH... --inventory FILE [options]");
-  opts.add_options()("inventory", po::value<std::string>()->required(), "inventory file")(
-      "endpoint", po::value<std::string>()->default_value(""), "print only this endpoint");
-  auto vm = parse_args("compile", args, opts);
-  if (!vm) return kExitUsage;
-  auto loaded = load_clean_inputs("compile", *vm, opts);
+  int rc = kExitUsage;
+  auto vm = parse_args("compile", args, &rc);
+  if (!vm) return rc;
+  auto loaded = load_clean_inputs("compile", *vm);
   if (!loaded) return kExitUsage;
 
   const auto plan = policy::compile(loaded->policies.set, loaded->inventory->endpoints);

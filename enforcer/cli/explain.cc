@@ -10,20 +10,26 @@
 
 namespace bulkhead::cli {
 
-int run_explain(const Args& args) {
-  po::options_description opts(
-      "usage: bulkhead explain PATH... --inventory FILE --from NAME|ADDRESS --to NAME|ADDRESS "
-      "--port PORT/PROTO [options]");
-  opts.add_options()("inventory", po::value<std::string>()->required(), "inventory file")(
-      "from", po::value<std::string>()->required(), "sender: endpoint name or IP address")(
-      "to", po::value<std::string>()->required(), "receiver: endpoint name or IP address")(
-      "port", po::value<std::string>()->required(),
+po::options_description explain_options() {
+  po::options_description opts("options");
+  opts.add_options()("inventory", po::value<std::string>()->required()->value_name("FILE"),
+                     "inventory file")(
+      "from", po::value<std::string>()->required()->value_name("NAME|ADDRESS"),
+      "sender: endpoint name or IP address")(
+      "to", po::value<std::string>()->required()->value_name("NAME|ADDRESS"),
+      "receiver: endpoint name or IP address")(
+      "port", po::value<std::string>()->required()->value_name("PORT/PROTO"),
       "8080/tcp, 53/udp, 7777/sctp, icmp, or a named port of the receiver")(
-      "family", po::value<int>()->default_value(0),
+      "family", po::value<int>()->default_value(0)->value_name("4|6"),
       "address family of the endpoints' addresses: 4 or 6 (default: IPv4 when both ends have "
       "one)")("json", po::bool_switch(), "print JSON");
-  auto vm = parse_args("explain", args, opts);
-  if (!vm) return kExitUsage;
+  return opts;
+}
+
+int run_explain(const Args& args) {
+  int rc = kExitUsage;
+  auto vm = parse_args("explain", args, &rc);
+  if (!vm) return rc;
   const int family = (*vm)["family"].as<int>();
   if (family != 0 && family != 4 && family != 6) {
     std::cerr << "bulkhead explain: --family must be 4 or 6\n";
@@ -35,7 +41,7 @@ int run_explain(const Args& args) {
     std::cerr << "bulkhead explain: " << port.error().to_string() << "\n";
     return kExitUsage;
   }
-  auto loaded = load_clean_inputs("explain", *vm, opts);
+  auto loaded = load_clean_inputs("explain", *vm);
   if (!loaded) return kExitUsage;
   auto query =
       policy::make_flow_query(loaded->inventory->endpoints, (*vm)["from"].as<std::string>(),

@@ -9,20 +9,25 @@
 
 namespace bulkhead::cli {
 
-int run_graph(const Args& args) {
-  po::options_description opts("usage: bulkhead graph PATH... [options]");
-  opts.add_options()("inventory", po::value<std::string>()->default_value(""),
+po::options_description graph_options() {
+  po::options_description opts("options");
+  opts.add_options()("inventory", po::value<std::string>()->default_value("")->value_name("FILE"),
                      "inventory file: show how many endpoints each node selects")(
-      "format", po::value<std::string>()->default_value("dot"),
+      "format", po::value<std::string>()->default_value("dot")->value_name("dot|svg"),
       "dot (Graphviz text) or svg (rendered in-process)");
-  auto vm = parse_args("graph", args, opts);
-  if (!vm) return kExitUsage;
+  return opts;
+}
+
+int run_graph(const Args& args) {
+  int rc = kExitUsage;
+  auto vm = parse_args("graph", args, &rc);
+  if (!vm) return rc;
   const auto format = (*vm)["format"].as<std::string>();
   if (format != "dot" && format != "svg") {
     std::cerr << "bulkhead graph: --format must be dot or svg, not '" << format << "'\n";
     return kExitUsage;
   }
-  auto loaded = load_clean_inputs("graph", *vm, opts);
+  auto loaded = load_clean_inputs("graph", *vm);
   if (!loaded) return kExitUsage;
   const std::string dot = policy::render_graph_dot(
       loaded->policies.set, loaded->inventory ? &loaded->inventory->endpoints : nullptr);

@@ -115,14 +115,20 @@ void print_drops(const nlohmann::ordered_json& doc) {
 
 }  // namespace
 
-int run_status(const Args& args) {
-  po::options_description opts("usage: bulkhead status [options]");
-  opts.add_options()("status-socket",
-                     po::value<std::string>()->default_value("/run/bulkhead/status.sock"),
-                     "the daemon's status socket")("json", po::bool_switch(), "print JSON")(
+po::options_description status_options() {
+  po::options_description opts("options");
+  opts.add_options()(
+      "status-socket",
+      po::value<std::string>()->default_value("/run/bulkhead/status.sock")->value_name("PATH"),
+      "the daemon's status socket")("json", po::bool_switch(), "print JSON")(
       "drops", po::bool_switch(), "show the recent denied and would-deny flows");
-  auto vm = parse_args("status", args, opts);
-  if (!vm) return kExitUsage;
+  return opts;
+}
+
+int run_status(const Args& args) {
+  int rc = kExitUsage;
+  auto vm = parse_args("status", args, &rc);
+  if (!vm) return rc;
   auto doc = daemon::fetch_status((*vm)["status-socket"].as<std::string>());
   if (!doc.ok()) {
     std::cerr << "bulkhead status: " << doc.error().to_string() << "\n";

@@ -121,21 +121,28 @@ void print_matrix(const std::vector<const policy::Endpoint*>& eps,
 
 }  // namespace
 
-int run_verify(const Args& args) {
-  po::options_description opts("usage: bulkhead verify PATH... --inventory FILE [options]");
-  opts.add_options()("inventory", po::value<std::string>()->required(), "inventory file")(
-      "ports", po::value<std::string>()->default_value(""),
+po::options_description verify_options() {
+  po::options_description opts("options");
+  opts.add_options()("inventory", po::value<std::string>()->required()->value_name("FILE"),
+                     "inventory file")(
+      "ports", po::value<std::string>()->default_value("")->value_name("LIST"),
       "what to probe, e.g. 80/tcp,53/udp,icmp (default: the ports the policies name)")(
-      "family", po::value<int>()->default_value(4),
+      "family", po::value<int>()->default_value(4)->value_name("4|6"),
       "address family to probe with: 4, or 6 (endpoints without one are left out)")(
-      "timeout-ms", po::value<int>()->default_value(500), "how long one probe waits")(
-      "parallel", po::value<int>()->default_value(32), "probes in flight at once")(
+      "timeout-ms", po::value<int>()->default_value(500)->value_name("MS"),
+      "how long one probe waits")("parallel", po::value<int>()->default_value(32)->value_name("N"),
+                                  "probes in flight at once")(
       "brief", po::bool_switch(), "print only what the probes saw and the verdict")(
       "expected-only", po::bool_switch(),
       "print what the policy allows, in the same matrix format, without probing");
-  auto vm = parse_args("verify", args, opts);
-  if (!vm) return kExitUsage;
-  auto loaded = load_clean_inputs("verify", *vm, opts);
+  return opts;
+}
+
+int run_verify(const Args& args) {
+  int rc = kExitUsage;
+  auto vm = parse_args("verify", args, &rc);
+  if (!vm) return rc;
+  auto loaded = load_clean_inputs("verify", *vm);
   if (!loaded) return kExitUsage;
   const auto& set = loaded->policies.set;
   const auto& endpoints = loaded->inventory->endpoints;

@@ -83,7 +83,8 @@ TEST(FormatJson, ArrayOfObjects) {
                                   {"column", 6},
                                   {"severity", "error"},
                                   {"message", "e"},
-                                  {"rule", "r1"}}));
+                                  {"rule", "r1"},
+                                  {"suppressed", false}}));
   EXPECT_EQ(j[1]["message"], "w \"q\"");
   EXPECT_EQ(j[1]["severity"], "warning");
   EXPECT_EQ(format_json({}), "[]\n");
@@ -102,7 +103,9 @@ TEST(FormatSarif, Structure) {
   const auto& rules = run["tool"]["driver"]["rules"];
   ASSERT_EQ(rules.size(), 2u);
   EXPECT_EQ(rules[0]["id"], "shadowed-rule");
-  EXPECT_FALSE(rules[0].contains("shortDescription"));
+  EXPECT_EQ(rules[0]["shortDescription"]["text"],
+            "A rule whose peers and ports another rule already allows.");
+  EXPECT_EQ(rules[0]["defaultConfiguration"]["level"], "warning");
   EXPECT_EQ(rules[1]["id"], "wrong-type");
   EXPECT_EQ(rules[1]["shortDescription"]["text"],
             "A value of the wrong type (e.g. a map where a list belongs).");
@@ -119,6 +122,39 @@ TEST(FormatSarif, Structure) {
   EXPECT_EQ(loc["artifactLocation"]["uri"], "dir/my%20policy.yaml");
   EXPECT_EQ(loc["region"]["startLine"], 3);
   EXPECT_EQ(loc["region"]["startColumn"], 4);
+}
+
+// A silenced warning: left out of the text, listed and marked in JSON and SARIF.
+TEST(FormatSuppressed, MarkedInJsonAndSarifAndLeftOutOfTheText) {
+  Diagnostic in_source = diag("a.yaml", 4, 3, Severity::warning, "wide", "wide-cidr");
+  in_source.suppressed = Suppression::in_source;
+  in_source.suppressed_by = "a.yaml:2:5";
+  Diagnostic external = diag("a.yaml", 5, 3, Severity::warning, "any", "allow-anything");
+  external.suppressed = Suppression::external;
+  external.suppressed_by = "--ignore";
+  const Diagnostics ds = {
+      in_source, external,
+      diag("a.yaml", 6, 1, Severity::note, "skipped apps/v1 Deployment", "skipped-kind")};
+  EXPECT_EQ(format_text(ds), "a.yaml:6:1: note: skipped apps/v1 Deployment [skipped-kind]\n");
+  auto j = nlohmann::json::parse(format_json(ds));
+  ASSERT_EQ(j.size(), 3u);
+  EXPECT_EQ(j[0]["suppressed"], true);
+  EXPECT_EQ(j[0]["suppressedBy"], "a.yaml:2:5");
+  EXPECT_EQ(j[1]["suppressedBy"], "--ignore");
+  EXPECT_EQ(j[2]["severity"], "note");
+  EXPECT_EQ(j[2]["suppressed"], false);
+  EXPECT_FALSE(j[2].contains("suppressedBy"));
+  auto sarif = nlohmann::json::parse(format_sarif(ds));
+  const auto& results = sarif["runs"][0]["results"];
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0]["suppressions"],
+            nlohmann::json::parse(R"([{"kind": "inSource", "justification":
+                "silenced by the policy's lint-ignore at a.yaml:2:5"}])"));
+  EXPECT_EQ(results[1]["suppressions"],
+            nlohmann::json::parse(R"([{"kind": "external", "justification":
+                "silenced by bulkhead lint --ignore"}])"));
+  EXPECT_FALSE(results[2].contains("suppressions"));
+  EXPECT_EQ(results[2]["level"], "note");
 }
 
 TEST(FormatSarif, EmptyRunIsStillValid) {

@@ -507,7 +507,7 @@ TEST(LoadPaths, FuzzRegressionsLoadWithoutCrashing) {
   const std::filesystem::path dir = std::string(BULKHEAD_SOURCE_DIR) + "/tests/fuzz/regressions";
   std::vector<std::filesystem::path> files;
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    if (e.is_regular_file()) files.push_back(e.path());  // docker/ holds JSON for netlink_tests
+    if (e.is_regular_file()) files.push_back(e.path());  // docker/ holds the Docker source tests' JSON
   }
   ASSERT_FALSE(files.empty());
   for (const auto& f : files) {

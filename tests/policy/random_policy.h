@@ -33,7 +33,7 @@ class RandomPolicyGen {
     return c;
   }
 
- private:
+ protected:  // random_k8s_yaml.h builds on the same draws
   int between(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
   bool chance(double p) { return std::bernoulli_distribution(p)(rng_); }
   template <class T>

@@ -200,8 +200,28 @@ TEST(NftComment, FitKeepsHeadAndTail) {
   EXPECT_EQ(c.size(), kNftCommentMax);
   EXPECT_EQ(c, "pol: " + std::string(128 - 5 - 13 - 3, 'b') + "... (f.yaml:1:2)");
   EXPECT_EQ(fit_comment("a", "b", "c"), "abc");
-  // A tail that cannot fit is cut like any text.
-  EXPECT_EQ(fit_comment("", "", std::string(130, 't')), std::string(128, 't'));
+}
+
+// A long policy name and a long path together: the name gives way, the position stays whole.
+TEST(NftComment, FitNeverCutsThePosition) {
+  const std::string head = "kube-system/" + std::string(60, 'p') + ": ";
+  const std::string tail = " (/srv/cluster/exports/" + std::string(40, 'd') + "/netpol.yaml:123:7)";
+  const std::string c = fit_comment(head, "x -> y any port", tail);
+  EXPECT_EQ(c.size(), kNftCommentMax);
+  EXPECT_EQ(c, head.substr(0, 128 - tail.size() - 3) + "..." + tail);
+  // A position longer than a whole comment keeps its end: line and column survive.
+  const std::string huge = " (" + std::string(150, 'f') + ".yaml:12:34)";
+  const std::string h = fit_comment("pol: ", "body", huge);
+  EXPECT_EQ(h.size(), kNftCommentMax);
+  EXPECT_EQ(h, "..." + huge.substr(huge.size() - 125));
+  EXPECT_EQ(h.substr(h.size() - 12), ".yaml:12:34)");
+  // Never a split character at the cut.
+  std::string accented = " (";
+  for (int i = 0; i < 70; ++i) accented += "\xc3\xa9";  // é, 2 bytes
+  accented += ".yaml:1:2)";
+  const std::string a = fit_comment("", "", accented);
+  EXPECT_EQ(a.size(), kNftCommentMax - 1);  // the cut backs off to a character boundary
+  EXPECT_EQ(a.substr(0, 5), "...\xc3\xa9");
 }
 
 TEST(NftNames, HashIsFixedForever) {

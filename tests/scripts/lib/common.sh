@@ -4,6 +4,19 @@ fail() {
   echo "FAIL: $*" >&2
   exit 1
 }
+# expect_exit CODE CMD...: runs CMD with its stdout in $tmp/out and stderr in $tmp/err (the test
+# sets $tmp) and fails, showing both, unless it exits CODE.
+expect_exit() {
+  local want=$1 rc=0
+  shift
+  "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+  if [ "$rc" != "$want" ]; then
+    cat "$tmp/out" "$tmp/err" >&2
+    fail "exit code $rc, expected $want: $*"
+  fi
+}
+# has_line FILE LINE: FILE has exactly this line.
+has_line() { grep -qxF -- "$2" "$1" || { cat "$1" >&2; fail "no line '$2' in $1"; }; }
 # wait_for SECONDS COMMAND...: retries COMMAND every 0.1 s until it succeeds or time runs out.
 wait_for() {
   local deadline=$(($(date +%s%N) + $1 * 1000000000))
