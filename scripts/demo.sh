@@ -40,7 +40,8 @@ cleanup() {
 trap cleanup EXIT
 
 netlab_down "$prefix"
-# The lab matches the bundled inventory: namespace shop-NAME for endpoint shop-NAME.
+# The lab matches the bundled inventory: namespace shop-NAME for endpoint shop-NAME. Its bridge
+# has a fixed MAC address (see scripts/netlab.sh), as every test lab's.
 netlab_up "$prefix" web=198.18.10.2 api=198.18.10.3 db=198.18.10.4 batch=198.18.10.5 outsider=198.18.10.9
 inventory=examples/shop/inventory.yaml
 policy=examples/shop/policy.yaml
