@@ -80,12 +80,7 @@ cluster_status h1 | jq -e --arg n h1 --arg p "$cluster_prefix_key" --arg e "$clu
 echo "  every host sees 4 remote endpoints on 3 nodes with the same policy"
 
 step "a. the full matrix, 6 containers x 3 ports, probed across hosts"
-if ! cluster_verify "$work/all.yaml" "$work/a.out"; then
-  # A rule is wrong every time; an allowed probe that timed out on a loaded machine is not.
-  cat "$work/a.out"
-  cluster_verify "$work/all.yaml" "$work/a.out" || fail "the cluster does not enforce the policy"
-  echo "  (matched on the second run)"
-fi
+cluster_verify_or_fail "$work/all.yaml" "$work/a.out" "the cluster does not enforce the policy"
 "$build/bulkhead" verify "$work/policy" --inventory "$work/all.yaml" --ports "$cluster_ports" \
   --expected-only >"$work/a.expected"
 k8s_cells "$work/a.expected" expected >"$work/a.cells"
@@ -125,7 +120,8 @@ echo "  probes between api1 and web2, db3, cli3 as the policy says after ${ms_pr
 [ -n "$ms_probe" ] || fail "api1 not enforced across hosts: $(cat "$work/b.out")"
 [ "$ms_h2" -le 2000 ] && [ "$ms_h3" -le 2000 ] && [ "$ms_probe" -le 2000 ] ||
   fail "a new container took more than 2 s to be known across the cluster"
-cluster_verify "$work/all.yaml" "$work/b-all.out" || fail "full matrix with api1: $(cat "$work/b-all.out")"
+# At once: api1 joined h1's bridge just now, and cli1 -> web2 goes through that bridge (issue 13).
+cluster_verify_or_fail "$work/all.yaml" "$work/b-all.out" "full matrix with api1"
 echo "  full matrix with api1 (7 containers) matches"
 
 step "d. etcd stopped: enforcement unchanged, status says disconnected; resync after restart"
@@ -135,8 +131,7 @@ for h in "${cluster_hosts[@]}"; do
     fail "$h does not report etcd down: $(cluster_status "$h" | jq -c .cluster)"
 done
 echo "  h1: $(cluster_status h1 | jq -c '{connected: .cluster.connected, error: .cluster.error}')"
-cluster_verify "$work/all.yaml" "$work/d.out" ||
-  cluster_verify "$work/all.yaml" "$work/d.out" || fail "enforcement changed with etcd down: $(cat "$work/d.out")"
+cluster_verify_or_fail "$work/all.yaml" "$work/d.out" "enforcement changed with etcd down"
 echo "  full matrix unchanged with etcd down"
 # A container started on h1 during the outage: enforced locally, unknown to the others for now.
 cluster_container_add h1 db1 198.18.1.5 "{app: db}"
@@ -154,25 +149,10 @@ for hn in h1:4 h2:6 h3:6; do
     fail "${hn%:*} did not resync: $(cluster_status "${hn%:*}" | jq -c .cluster)"
 done
 cluster_inventory_all "$work/all.yaml"
-# Up to 8 verifies (at least 1.1 s apart): under ASan one allowed cross-host cell (cli1 -> web2)
-# has stayed blocked for several seconds after the outage, with no drop counted by bulkhead's
-# chains; the switches' neighbours and the pair's conntrack entries are printed if it persists.
-verified=0
-for attempt in $(seq 8); do
-  if cluster_verify "$work/all.yaml" "$work/d-all.out"; then
-    verified=$attempt
-    break
-  fi
-done
-if [ "$verified" = 0 ]; then
-  for n in 1 2 3; do echo "=== neighbours of h$n's switch"; ip -n "$prefix-h$n-sw" neigh || true; done
-  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$prefix-h[0-9]-[a-z]+[0-9]$" || true); do
-    echo "=== conntrack in $ns (not CLOSE or TIME_WAIT)"
-    ip netns exec "$ns" grep -vE "CLOSE|TIME_WAIT" /proc/net/nf_conntrack | head -20 || true
-  done
-  fail "full matrix after the outage: $(cat "$work/d-all.out")"
-fi
-echo "  full matrix with db1 (8 containers) matches after the resync (verify $verified of at most 8)"
+# One verify: db1 joined h1's bridge during the outage; with the bridges' MACs fixed (issue 13),
+# nothing but the sets waited for above has to settle first.
+cluster_verify_or_fail "$work/all.yaml" "$work/d-all.out" "full matrix after the outage"
+echo "  full matrix with db1 (8 containers) matches after the resync"
 
 step "e. burst: 1,000 records of node 'burst' (group feed -> web1 on h1) in about a second"
 enforced_web1() { grep '"msg":"endpoint enforced"' "$work/h1.log" | grep -c '"endpoint":"web1"' || true; }
@@ -256,9 +236,8 @@ cluster_set_has h2 api2 web_v4 198.18.1.2 || fail "api2's table lost h1's web"
 # compared with the policy minus h2 instead.
 cluster_verify "$work/all.yaml" "$work/c.out" || true
 if ! k8s_diff_cells "$(cat "$work/c.cells")" "$work/c.out"; then
-  cluster_verify "$work/all.yaml" "$work/c.out" || true
-  k8s_diff_cells "$(cat "$work/c.cells")" "$work/c.out" || fail "matrix without h2 differs (above): $(cat "$work/c.out")"
-  echo "  (matched on the second run)"
+  cluster_dataplane_dump
+  fail "matrix without h2 differs (above): $(cat "$work/c.out")"
 fi
 grep -qxF "80/tcp|web1|api2 X" "$work/c.cells" && grep -qxF "80/tcp|web2|api2 ." "$work/c.cells" ||
   fail "the expected matrix without h2 is not what this test means"

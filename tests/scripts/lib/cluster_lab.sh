@@ -9,6 +9,10 @@
 #   $prefix-hN-NAME   a container: eth0 198.18.N.x/24 in the host's br0, default via 198.18.N.1,
 #                     lab_server on 80 and 81 (TCP and UDP), as k8s_lab_add starts it
 #
+# Every br0 has a fixed MAC (netlab_up, scripts/netlab.sh): a container added to a running host
+# joins that host's bridge, and a bridge that took the lowest MAC of its ports would change its
+# address under the other containers' neighbour entries for their gateway (issue 13).
+#
 # No NAT anywhere, so a container sees the real address of a peer on another host, as it would
 # with routed container networks (Calico, flannel host-gw). Every bulkheadd runs in the root
 # namespace with its own inventory ($work/hN.yaml, /run/netns paths), status socket
@@ -213,6 +217,33 @@ cluster_verify() {
     --timeout-ms 400 --parallel 128 "$@" >"$out" 2>&1 || rc=$?
   cluster_last_verify=$(date +%s%N)
   return $rc
+}
+
+# cluster_verify_or_fail INVENTORY OUT WHAT: cluster_verify, once; when it finds a mismatch, the
+# dataplane's state (cluster_dataplane_dump) and verify's output, then fail with WHAT. No second
+# run: a rule that is wrong, a probe lost to a stale neighbour entry (issue 13) and a timeout are
+# all failures to look at.
+cluster_verify_or_fail() {
+  local inv=$1 out=$2
+  shift 2
+  cluster_verify "$inv" "$out" && return 0
+  cluster_dataplane_dump
+  fail "$*: $(cat "$out")"
+}
+
+# cluster_dataplane_dump: what a lost probe met on its way, for a failure's output: each switch's
+# bridge MAC and neighbours, and each container's neighbour entries and live conntrack entries.
+cluster_dataplane_dump() {
+  local sw ns
+  for sw in $(ip netns list | awk '{print $1}' | grep -E "^$prefix-(h[0-9]|core)-sw$" || true); do
+    echo "=== $sw: br0 $(ip -n "$sw" -br link show br0 | awk '{print $3}'), neighbours:"
+    ip -n "$sw" neigh || true
+  done
+  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$prefix-h[0-9]-[a-z]+[0-9]$" || true); do
+    echo "=== $ns: neighbours: $(ip -n "$ns" neigh | tr '\n' ';')"
+    echo "    conntrack (not CLOSE or TIME_WAIT):"
+    ip netns exec "$ns" grep -vE "CLOSE|TIME_WAIT" /proc/net/nf_conntrack | head -20 || true
+  done
 }
 
 # cluster_cells_without VERIFY_EXPECTED_OUT HOST: the cells of an --expected-only run, with every
