@@ -7,6 +7,7 @@
 #   netlab_up PREFIX NAME=IPV4[,IPV6] ...   e.g. netlab_up bht1 a=198.18.0.2 b=198.18.0.3,2001:2::3
 #   netlab_add PREFIX NAME=IPV4[,IPV6] ... more hosts on a lab that is up
 #   netlab_down PREFIX
+#   netlab_wait_listening NS PORT            until a server started in the background listens
 #
 # Every bridge has a fixed MAC address (netlab_bridge_mac). A Linux bridge created without one
 # takes the lowest MAC of its ports and changes it whenever a port with a lower one joins or the
@@ -55,6 +56,18 @@ netlab_add() {
     done
     ip -n "$prefix-$name" link set eth0 up
   done
+}
+
+# netlab_wait_listening NS PORT: returns once something in namespace NS listens on TCP PORT, or
+# fails after 5 s. A server started in the background binds its port a moment after it starts; a
+# client started in between is refused.
+netlab_wait_listening() {
+  local _
+  for _ in $(seq 50); do
+    [ -z "$(ip netns exec "$1" ss -Hltn "sport = :$2")" ] || return 0
+    sleep 0.1
+  done
+  return 1
 }
 
 netlab_down() {
