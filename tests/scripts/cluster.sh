@@ -21,7 +21,9 @@ src=$2
 source "$src/scripts/netlab.sh"
 source "$src/tests/scripts/lib/common.sh"
 source "$src/tests/scripts/lib/k8s_lab.sh"
+source "$src/tests/scripts/lib/ruleset.sh"
 source "$src/tests/scripts/lib/cluster_lab.sh"
+BUILD=$build
 
 for tool in etcd etcdctl curl jq; do
   command -v $tool >/dev/null || fail "$tool not installed (scripts/install-deps.sh)"
@@ -80,6 +82,10 @@ cluster_status h1 | jq -e --arg n h1 --arg p "$cluster_prefix_key" --arg e "$clu
 echo "  every host sees 4 remote endpoints on 3 nodes with the same policy"
 
 step "a. the full matrix, 6 containers x 3 ports, probed across hosts"
+# Each host has read the others' endpoints; the probes need them in the containers' sets.
+ms_tables=$(cluster_ms_until "$(date +%s%N)" 10000 cluster_tables_match "$work/all.yaml" h1 h2 h3) ||
+  fail "the containers' tables are not the policy's over the cluster after 10 s: $(cat "$work/tables.diff")"
+echo "  every container's table is the policy's over all 6 (after $ms_tables ms)"
 cluster_verify_or_fail "$work/all.yaml" "$work/a.out" "the cluster does not enforce the policy"
 "$build/bulkhead" verify "$work/policy" --inventory "$work/all.yaml" --ports "$cluster_ports" \
   --expected-only >"$work/a.expected"
@@ -120,7 +126,11 @@ echo "  probes between api1 and web2, db3, cli3 as the policy says after ${ms_pr
 [ -n "$ms_probe" ] || fail "api1 not enforced across hosts: $(cat "$work/b.out")"
 [ "$ms_h2" -le 2000 ] && [ "$ms_h3" -le 2000 ] && [ "$ms_probe" -le 2000 ] ||
   fail "a new container took more than 2 s to be known across the cluster"
-# At once: api1 joined h1's bridge just now, and cli1 -> web2 goes through that bridge (issue 13).
+# The sets checked above are api1's way into the other hosts; the others' tables must all be
+# the policy's too before the full matrix. Then at once: api1 joined h1's bridge just now, and
+# cli1 -> web2 goes through that bridge (issue 13).
+wait_for 5 cluster_tables_match "$work/all.yaml" h1 h2 h3 ||
+  fail "the tables are not the policy's with api1: $(cat "$work/tables.diff")"
 cluster_verify_or_fail "$work/all.yaml" "$work/b-all.out" "full matrix with api1"
 echo "  full matrix with api1 (7 containers) matches"
 
@@ -131,6 +141,7 @@ for h in "${cluster_hosts[@]}"; do
     fail "$h does not report etcd down: $(cluster_status "$h" | jq -c .cluster)"
 done
 echo "  h1: $(cluster_status h1 | jq -c '{connected: .cluster.connected, error: .cluster.error}')"
+cluster_tables_match "$work/all.yaml" h1 h2 h3 || fail "tables changed with etcd down: $(cat "$work/tables.diff")"
 cluster_verify_or_fail "$work/all.yaml" "$work/d.out" "enforcement changed with etcd down"
 echo "  full matrix unchanged with etcd down"
 # A container started on h1 during the outage: enforced locally, unknown to the others for now.
@@ -149,8 +160,10 @@ for hn in h1:4 h2:6 h3:6; do
     fail "${hn%:*} did not resync: $(cluster_status "${hn%:*}" | jq -c .cluster)"
 done
 cluster_inventory_all "$work/all.yaml"
-# One verify: db1 joined h1's bridge during the outage; with the bridges' MACs fixed (issue 13),
-# nothing but the sets waited for above has to settle first.
+# One verify, once every table is the policy's over all 8: db1 joined h1's bridge during the
+# outage, which with the bridges' MACs fixed (issue 13) changes nothing for the others.
+wait_for 5 cluster_tables_match "$work/all.yaml" h1 h2 h3 ||
+  fail "the tables are not the policy's after the outage: $(cat "$work/tables.diff")"
 cluster_verify_or_fail "$work/all.yaml" "$work/d-all.out" "full matrix after the outage"
 echo "  full matrix with db1 (8 containers) matches after the resync"
 
@@ -211,6 +224,9 @@ cluster_inventory_all "$work/all.yaml"
 "$build/bulkhead" verify "$work/policy" --inventory "$work/all.yaml" --ports "$cluster_ports" \
   --expected-only >"$work/c.expected"
 cluster_cells_without "$work/c.expected" h2 >"$work/c.cells"
+# From a settled cluster: the burst's 1,000 addresses are out of web1's and web2's sets.
+wait_for 5 cluster_tables_match "$work/all.yaml" h1 h2 h3 ||
+  fail "the tables are not the policy's after the burst: $(cat "$work/tables.diff")"
 kill -KILL "${cluster_pid[h2]}"
 wait "${cluster_pid[h2]}" 2>/dev/null || true
 unset 'cluster_pid[h2]'
@@ -229,9 +245,18 @@ for hn in h1:2 h3:4; do
   cluster_status_is "${hn%:*}" ".cluster.remote_endpoints == ${hn#*:} and (.cluster.nodes | map(.node) | index(\"h2\") | not)" ||
     fail "${hn%:*} still counts h2: $(cluster_status "${hn%:*}" | jq -c .cluster)"
 done
-# h2's containers keep the rules the daemon left.
+# h2's containers keep the rules the daemon left; h1's and h3's tables become the policy's over
+# their own containers alone (the sets above were the first of them).
 for c in api2 web2; do expect_table "$prefix-h2-$c"; done
 cluster_set_has h2 api2 web_v4 198.18.1.2 || fail "api2's table lost h1's web"
+cluster_tables_match "$work/all.yaml" h2 || fail "h2's tables changed after the kill: $(cat "$work/tables.diff")"
+{
+  echo "endpoints:"
+  cluster_inventory_lines h1
+  cluster_inventory_lines h3
+} >"$work/without-h2.yaml"
+wait_for 5 cluster_tables_match "$work/without-h2.yaml" h1 h3 ||
+  fail "h1's and h3's tables are not the policy's without h2: $(cat "$work/tables.diff")"
 # verify itself reports mismatches here (it expects the policy over all hosts); the cells are
 # compared with the policy minus h2 instead.
 cluster_verify "$work/all.yaml" "$work/c.out" || true

@@ -1,7 +1,7 @@
 # The multi-host cluster lab (issue 8): an etcd of the test's own on loopback and three simulated
 # hosts h1, h2, h3, each a bulkheadd in the root namespace enforcing its own containers. Sourced
 # after scripts/netlab.sh, common.sh and k8s_lab.sh, with $build set; cluster_lab_begin calls
-# lab_begin. Docs: docs/cluster.md#test-lab.
+# lab_begin, and lib/ruleset.sh with $BUILD set. Docs: docs/cluster.md#test-lab.
 #
 #   $prefix-core-sw   br0 198.18.0.0/24 (no address): the core switch between the hosts
 #   $prefix-hN-sw     the host: br0 198.18.N.1/24 for its containers, up0 198.18.0.N/24 into the
@@ -217,6 +217,21 @@ cluster_verify() {
     --timeout-ms 400 --parallel 128 "$@" >"$out" 2>&1 || rc=$?
   cluster_last_verify=$(date +%s%N)
   return $rc
+}
+
+# cluster_tables_match INVENTORY HOST...: every container of the HOSTs holds exactly the table that
+# `bulkhead compile` gives it over INVENTORY (lib/ruleset.sh, sourced with $BUILD set); the
+# differences are in $work/tables.diff. A host's status counts the remote endpoints as soon as
+# it has read them, and its containers' sets follow a few hundred milliseconds later: what a
+# probing verify needs is this.
+cluster_tables_match() {
+  local inv=$1 h
+  shift
+  for h in "$@"; do cluster_inventory_lines "$h"; done | ruleset_list /dev/stdin >"$work/tables.list"
+  ruleset_expected "$work/policy" "$inv" "$work/tables.all" || return 1
+  join <(cut -d' ' -f1 "$work/tables.list" | sort) "$work/tables.all" >"$work/tables.expected"
+  ruleset_seen "$work/tables.list" "$work/tables.seen"
+  ruleset_diff "$work/tables.expected" "$work/tables.seen" >"$work/tables.diff"
 }
 
 # cluster_verify_or_fail INVENTORY OUT WHAT: cluster_verify, once; when it finds a mismatch, the
