@@ -14,6 +14,9 @@
 #      endpoints (sets read back, status, full matrix), and h2's containers keep their rules;
 #   f. nothing is left: no namespace, daemon, etcd or server process of the test.
 # (c runs last of the checks: without h2's daemon the others' views of h2 cannot come back.)
+# Each full matrix is probed once, after every container's table reads back as the policy over
+# the cluster's inventory gives it (cluster_tables_match); a mismatch prints the bridges' MACs and
+# neighbours and the containers' neighbours and conntrack entries (cluster_dataplane_dump).
 # usage: cluster.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1
