@@ -85,6 +85,8 @@ measure() {  # COUNT
   done
   [ "$done" -ge "$n" ] || { echo "only $done/$n enforced" >&2; tail "$work/daemon-$n.log" >&2; exit 1; }
   local secs=$((($(date +%s%N) - t0) / 1000000))
+  # A measurement pause, not a wait for an outcome (the log above is that): the last applies'
+  # buffers are returned before VmRSS is read.
   sleep 2
   local rss hwm rss2 hwm2 st
   rss=$(awk '/^VmRSS/ {print $2}' "/proc/$daemon_pid/status")
@@ -92,7 +94,7 @@ measure() {  # COUNT
   st=$("$build/bulkhead" status --status-socket "$work/status.sock" --json |
     jq '[.endpoints[] | select(.state == "enforced")] | length')
   [ "$st" = "$n" ] || { echo "status shows $st/$n enforced" >&2; exit 1; }
-  sleep 1
+  sleep 1  # the same pause after the status read, whose buffers are measured apart
   rss2=$(awk '/^VmRSS/ {print $2}' "/proc/$daemon_pid/status")
   hwm2=$(awk '/^VmHWM/ {print $2}' "/proc/$daemon_pid/status")
   mib() { echo "scale=1; $1 / 1024" | bc; }

@@ -70,6 +70,18 @@ int sh(const std::string& cmd, std::string* out = nullptr) {
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+// Whether something in namespace `ns` listens on TCP `port` within 5 s (polled every 20 ms).
+bool wait_tcp_listening(const std::string& ns, int port) {
+  const std::string cmd =
+      "ip netns exec " + ns + " ss -Hltn 'sport = :" + std::to_string(port) + "'";
+  for (int i = 0; i < 250; ++i) {
+    std::string out;
+    if (sh(cmd, &out) == 0 && !out.empty()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 bool lab_up = false;
 void cleanup() {
   if (!lab_up) return;
@@ -303,7 +315,8 @@ int main(int argc, char** argv) {
     sh("ip -n " + ns + " link set eth0 up");
   }
   sh("ip netns exec " + kServer + " iperf3 -s -D -p 5201 --pidfile /run/" + kPrefix + ".pid");
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // iperf3 -D detaches before it binds its port.
+  if (!wait_tcp_listening(kServer, 5201)) fail("iperf3 -s does not listen on 5201 in " + kServer);
 
   // Plans are compiled once; switching configuration is then an apply or a remove.
   auto load = bulkhead::policy::load_policy_text(policy_yaml(), "datapath.yaml");

@@ -52,6 +52,8 @@ echo "$BASE containers enforced; starting $N more, ${GAP}s apart"
 
 dk events --filter type=container --filter event=start --format '{{json .}}' >"$ENGINE/events.jsonl" 2>"$ENGINE/events.err" &
 events_pid=$!
+# `docker events` gives no sign that it has subscribed; the first start comes half a second
+# later. One it missed is not guessed at: the report below names the starts it did not see.
 sleep 0.5
 for i in $(seq -f '%03g' 1 "$N"); do
   dk run -d --name "new-$i" --network "$net" --label com.docker.compose.project=blog \
@@ -62,7 +64,11 @@ for ((i = 0; i < 100; i++)); do
   [ "$(count_enforced "$sock" new-)" = "$N" ] && break
   sleep 0.1
 done
-sleep 0.5
+# The events stream may still be writing the last starts (5 s at most).
+for ((i = 0; i < 50; i++)); do
+  [ "$(grep -c '"name":"new-' "$ENGINE/events.jsonl" || true)" -ge "$N" ] && break
+  sleep 0.1
+done
 kill "$events_pid"; wait "$events_pid" 2>/dev/null || true; events_pid=
 
 python3 - "$ENGINE/events.jsonl" "$log" "$N" <<'PY'

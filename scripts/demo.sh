@@ -40,7 +40,8 @@ cleanup() {
 trap cleanup EXIT
 
 netlab_down "$prefix"
-# The lab matches the bundled inventory: namespace shop-NAME for endpoint shop-NAME.
+# The lab matches the bundled inventory: namespace shop-NAME for endpoint shop-NAME. Its bridge
+# has a fixed MAC address (see scripts/netlab.sh), as every test lab's.
 netlab_up "$prefix" web=198.18.10.2 api=198.18.10.3 db=198.18.10.4 batch=198.18.10.5 outsider=198.18.10.9
 inventory=examples/shop/inventory.yaml
 policy=examples/shop/policy.yaml
@@ -60,7 +61,7 @@ echo
 echo "== Bandwidth: batch -> outsider through batch's egress limit =="
 ip netns exec "$prefix-outsider" iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
 iperf_pid=$!
-sleep 0.5
+netlab_wait_listening "$prefix-outsider" 5201 || { echo "iperf3 -s did not start in $prefix-outsider" >&2; exit 1; }
 limit=$(build/bulkhead compile "$policy" --inventory "$inventory" --endpoint shop-batch |
   sed -n 's/^# tc egress: rate \([^ ]*\).*/\1/p')
 ip netns exec "$prefix-batch" timeout 20 iperf3 -c 198.18.10.9 -p 5201 -t 3 -f m |

@@ -120,13 +120,20 @@ grep -qE '^bulkhead_apply_duration_seconds_count [1-9]' "$work/metrics.txt" || f
 grep -qE '^bulkhead_dropped_packets\{.*endpoint="b".*\} [1-9]' "$work/metrics.txt" || fail "no drop gauge for b: $(grep dropped "$work/metrics.txt")"
 
 step "a broken policy is reported with file:line:col and enforcement stays"
+mkdir "$work/good"
+cp "$work/policy/p.yaml" "$work/good/p.yaml"
 printf 'apiVersion: bulkhead/v1\nkind: Policy\nmetadata: {name: t}\nspec:\n  groups:\n    a: {selectr: "app=a"}\n' >"$work/policy/p.yaml"
 wait_for 3 grep -q "p.yaml:6:" "$work/daemon.log" || fail "no positioned error: $(tail -5 "$work/daemon.log")"
 grep -q '"msg":"reload failed; the running enforcement is kept as it was"' "$work/daemon.log" || fail "no reload-failed line"
-write_policy "    - from: [a]
-      to: [b]
-      ports: [9090/tcp]"
-sleep 0.5
+# While the broken file is in place: the dataplane still does what the last good policy says.
+verify_good() { "$build/bulkhead" verify "$work/good" --inventory "$work/inventory.yaml" --ports 8080/tcp,9090/tcp; }
+verify_good >"$work/verify.out" || fail "enforcement changed under a bad policy: $(cat "$work/verify.out")"
+reloads() { grep -c '"msg":"reloaded"' "$work/daemon.log" || true; }
+reloads_before=$(reloads)
+reloaded() { [ "$(reloads)" -gt "$reloads_before" ]; }
+cp "$work/good/p.yaml" "$work/policy/p.yaml.tmp"
+mv "$work/policy/p.yaml.tmp" "$work/policy/p.yaml"
+wait_for 3 reloaded || fail "the good policy was not reloaded: $(tail -5 "$work/daemon.log")"
 verify >"$work/verify.out" || fail "enforcement changed after a bad policy: $(cat "$work/verify.out")"
 
 # The change monitor sees the deletion at once (docs/security.md, Tampering); the resync would

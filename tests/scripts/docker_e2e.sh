@@ -189,6 +189,9 @@ probes=$ENGINE/probes
   done
 ) &
 probe_pid=$!
+# The pauses are the scenario, not waits for an outcome: a second of probes before the daemon
+# stops, while it is down, and after the restart's enforcement, so that the probe loop covers
+# each phase; what the probes saw is checked below.
 sleep 1
 stop_daemon
 swarm votes_worker.2 votes_worker   # a change while the daemon is down

@@ -107,6 +107,9 @@ gap_ms() {  # FILE DELETED_REGEX RESTORED_REGEX
 }
 monitor "$ENGINE/nft.events" nft monitor tables
 monitor "$ENGINE/tc.events" tc monitor
+# The monitors give no sign that they have subscribed, and a tripwire (a table or qdisc of the
+# test's own in the container) would itself be tampering the daemon repairs. Half a second lets
+# them start; one that missed the deletion fails below with "events missing", never passes.
 sleep 0.5
 
 step "nft flush ruleset inside the container: the table comes back"
@@ -126,6 +129,8 @@ echo "root qdisc restored ${tc_ns} ns after the delete (seen from inside the con
 has_htb || fail "htb root qdisc missing seen from the host: $(nsenter -t "$apid" -n tc qdisc show dev eth0; grep -E 'tamper|restored|enforced' "$ENGINE/daemon.log" | tail -8)"
 
 step "measured from kernel events: deletion to re-creation"
+# The repairs were seen from inside the container above; this lets the monitors' lines through
+# their pipes into the files. A line still missing fails below, it cannot pass.
 sleep 0.5
 nft_ms=$(gap_ms "$ENGINE/nft.events" '^[0-9.]+ delete table inet bulkhead' '^[0-9.]+ add table inet bulkhead')
 tc_ms=$(gap_ms "$ENGINE/tc.events" '^[0-9.]+ deleted qdisc htb 1: dev eth0 root' '^[0-9.]+ qdisc htb 1: dev eth0 root')

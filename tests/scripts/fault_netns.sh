@@ -101,7 +101,10 @@ denied_stays_denied
 step "policy B while 10 namespaces are deleted in the middle of the apply"
 cp "$work/B/p.yaml" "$work/policy/p.tmp"
 mv "$work/policy/p.tmp" "$work/policy/p.yaml"
-sleep 0.05  # the daemon waits 50 ms for editors to finish, then applies
+# Aims the deletions at the apply (the daemon waits 50 ms for editors to finish, then applies).
+# Nothing waits for an outcome here: deleted before, during or after the apply, the 10 must be
+# reported failed and every other namespace must get B, which the waits below check.
+sleep 0.05
 for i in $(seq 10 19); do echo "netns del $prefix-e$i"; done | ip -batch -
 wait_for 20 holds_except_gone "$work/expB" || fail "the other namespaces did not get B: $(cat "$work/seen.present" | head -3)"
 wait_for 10 all_enforced $((N - 10)) || fail "expected $((N - 10)) enforced: $(count_state enforced)"
@@ -133,6 +136,8 @@ done
 ! grep '"endpoint release failed"' "$work/daemon.log" | grep '"endpoint":"e2[0-4]"' >/dev/null ||
   fail "release of a vanished namespace failed"
 before=$(grep -c '"e2[0-4]"' "$work/daemon.log" || true)
+# An observation window, not a wait for something to happen: three resyncs (--resync-interval 1),
+# each of which would log a released endpoint that was still retried.
 sleep 3
 [ "$(grep -c '"e2[0-4]"' "$work/daemon.log" || true)" = "$before" ] || fail "still retrying released endpoints"
 denied_stays_denied

@@ -156,6 +156,10 @@ rss_peak=$(rss)
 drops_after=$("$build/bulkhead" status --status-socket "$work/status.sock" --json | jq '.endpoints[] | select(.name == "web") | .dropped_packets')
 # A veth may shed a little of a burst before the hook; nearly all must reach the drop rule.
 [ $((drops_after - drops_before)) -ge 19000 ] || fail "the kernel dropped only $((drops_after - drops_before)) of 20,000 datagrams"
+# Every flood record's window (window_s from its first packet) has run out after this, plus a
+# second for the daemon's sweep; then the records must be closed (wait_for below), and the log
+# holds all of them. Waiting on "all closed" alone could pass while the daemon still decodes
+# the queued packets of flows it has not opened a record for yet.
 sleep $((window_s + 1))
 flood_records() {
   status_flows | jq '[.[] | select(.dst == "198.18.0.3" and .proto == "udp" and .port >= 10000 and .port <= 10199)]'

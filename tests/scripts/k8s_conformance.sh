@@ -47,7 +47,6 @@ probe_case() {
 }
 
 failed=()
-retried=()
 count=0
 for dir in "$data"/cases/${K8S_CASES:-*}/; do
   case=$(basename "$dir")
@@ -68,16 +67,10 @@ for dir in "$data"/cases/${K8S_CASES:-*}/; do
     continue
   fi
   out=$work/$case.verify.txt
+  # One probing run: a wrong rule, a probe lost in the lab and a timeout are all failures to look
+  # at, and a second run would hide the last two.
   probe_case "$dir" "$out" && continue
-  # A wrong rule fails again; an allowed probe that timed out on a loaded machine does not. Say
-  # which it was.
-  echo "  first run differs; pairs that differ from expected.txt:"
-  echo "${diffs:-  (none: the probes agree with expected.txt but verify failed)}"
-  if probe_case "$dir" "$out"; then
-    retried+=("$case")
-    continue
-  fi
-  echo "  the dataplane differs from the truth table again; pairs that differ from expected.txt:"
+  echo "  the dataplane differs from the truth table; pairs that differ from expected.txt:"
   echo "${diffs:-  (none: the probes agree with expected.txt but verify failed)}"
   cat "$out"
   failed+=("$case (dataplane)")
@@ -85,7 +78,6 @@ done
 
 [ "$count" -gt 0 ] || fail "no case matches '${K8S_CASES:-*}'"
 secs=$((($(date +%s%N) - started) / 1000000000))
-[ ${#retried[@]} -eq 0 ] || printf '  matched only on the second probing run: %s\n' "${retried[@]}"
 if [ ${#failed[@]} -gt 0 ]; then
   printf '  failed: %s\n' "${failed[@]}"
   fail "${#failed[@]} check(s) failed in $count case(s) (${secs}s)"

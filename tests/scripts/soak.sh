@@ -80,6 +80,9 @@ ns_batch add "${!absent[@]}"
 absent=()
 write_inventory
 wait_for 60 all_enforced $N || fail "warm-up: $(count_enforced) enforced"
+# The baseline is read with the daemon idle, 3 s after the last change (the applies that follow
+# it are over by then); the level after the churn is read after the same quiet pause (below), so
+# that both measure the same state. Not a wait for an outcome: all_enforced above is that.
 sleep 3
 fd0=$(fds)
 rss0=$(rss_kib)
@@ -143,7 +146,7 @@ ruleset_list "$work/inventory.yaml" >"$work/list"
 ruleset_expected "$work/policy.yaml" "$work/inventory.yaml" "$work/expected"
 ruleset_seen "$work/list" "$work/seen"
 ruleset_diff "$work/expected" "$work/seen" >"$work/diff" || fail "dataplane differs from the policy: $(head "$work/diff")"
-sleep 3  # a quiet moment
+sleep 3  # a quiet moment, as before the baseline: the same state of the daemon is compared
 fd1=$(fds)
 rss1=$(rss_kib)
 echo "after churn: $fd1 open fds (warm-up $fd0), VmRSS $rss1 KiB (warm-up $rss0 KiB)"

@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "netlink/ns/netns.h"
@@ -25,6 +27,21 @@ inline int sh(const std::string& cmd, std::string* out = nullptr) {
   int rc = pclose(p);
   if (out) *out = text;
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+// Whether something in namespace `ns` listens on TCP `port`, polled every 20 ms for up to
+// `limit`: a server started in the background binds its port a moment after it starts, and a
+// client started in between is refused.
+inline bool wait_tcp_listening(const std::string& ns, int port, std::chrono::milliseconds limit) {
+  const std::string cmd =
+      "ip netns exec " + ns + " ss -Hltn 'sport = :" + std::to_string(port) + "'";
+  const auto end = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    std::string out;
+    if (sh(cmd, &out) == 0 && !out.empty()) return true;
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 inline std::string run_prefix() { return "bht" + std::to_string(getpid()) + "-"; }

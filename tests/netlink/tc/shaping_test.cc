@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "tests/support/netns_fixture.h"
 
@@ -122,14 +121,13 @@ Measured iperf(const std::string& server, const std::string& client, const std::
   std::string srv = "timeout 15 ip netns exec " + server + " iperf3 -s -1 -J -p " +
                     std::to_string(port) + " >/dev/null 2>&1 &";
   EXPECT_EQ(std::system(srv.c_str()), 0);
+  EXPECT_TRUE(wait_tcp_listening(server, port, std::chrono::seconds(5)))
+      << "iperf3 -s in " << server << " does not listen on " << port;
   std::string out;
-  int rc = -1;
-  for (int attempt = 0; attempt < 20 && rc != 0; ++attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
-    rc = sh("timeout 15 ip netns exec " + client + " iperf3 -J -t 3 --get-server-output -c " +
-                addr + " -p " + std::to_string(port) + (reverse ? " -R" : ""),
-            &out);
-  }
+  const int rc =
+      sh("timeout 15 ip netns exec " + client + " iperf3 -J -t 3 --get-server-output -c " + addr +
+             " -p " + std::to_string(port) + (reverse ? " -R" : ""),
+         &out);
   EXPECT_EQ(rc, 0) << out;
   Measured m;
   auto j = nlohmann::json::parse(out, nullptr, false);

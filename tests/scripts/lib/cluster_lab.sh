@@ -1,13 +1,17 @@
 # The multi-host cluster lab (issue 8): an etcd of the test's own on loopback and three simulated
 # hosts h1, h2, h3, each a bulkheadd in the root namespace enforcing its own containers. Sourced
 # after scripts/netlab.sh, common.sh and k8s_lab.sh, with $build set; cluster_lab_begin calls
-# lab_begin. Docs: docs/cluster.md#test-lab.
+# lab_begin, and lib/ruleset.sh with $BUILD set. Docs: docs/cluster.md#test-lab.
 #
 #   $prefix-core-sw   br0 198.18.0.0/24 (no address): the core switch between the hosts
 #   $prefix-hN-sw     the host: br0 198.18.N.1/24 for its containers, up0 198.18.0.N/24 into the
 #                     core, ip_forward on, a route to each other host's subnet via its up0
 #   $prefix-hN-NAME   a container: eth0 198.18.N.x/24 in the host's br0, default via 198.18.N.1,
 #                     lab_server on 80 and 81 (TCP and UDP), as k8s_lab_add starts it
+#
+# Every br0 has a fixed MAC (netlab_up, scripts/netlab.sh): a container added to a running host
+# joins that host's bridge, and a bridge that took the lowest MAC of its ports would change its
+# address under the other containers' neighbour entries for their gateway (issue 13).
 #
 # No NAT anywhere, so a container sees the real address of a peer on another host, as it would
 # with routed container networks (Calico, flannel host-gw). Every bulkheadd runs in the root
@@ -213,6 +217,48 @@ cluster_verify() {
     --timeout-ms 400 --parallel 128 "$@" >"$out" 2>&1 || rc=$?
   cluster_last_verify=$(date +%s%N)
   return $rc
+}
+
+# cluster_tables_match INVENTORY HOST...: every container of the HOSTs holds exactly the table that
+# `bulkhead compile` gives it over INVENTORY (lib/ruleset.sh, sourced with $BUILD set); the
+# differences are in $work/tables.diff. A host's status counts the remote endpoints as soon as
+# it has read them, and its containers' sets follow a few hundred milliseconds later: what a
+# probing verify needs is this.
+cluster_tables_match() {
+  local inv=$1 h
+  shift
+  for h in "$@"; do cluster_inventory_lines "$h"; done | ruleset_list /dev/stdin >"$work/tables.list"
+  ruleset_expected "$work/policy" "$inv" "$work/tables.all" || return 1
+  join <(cut -d' ' -f1 "$work/tables.list" | sort) "$work/tables.all" >"$work/tables.expected"
+  ruleset_seen "$work/tables.list" "$work/tables.seen"
+  ruleset_diff "$work/tables.expected" "$work/tables.seen" >"$work/tables.diff"
+}
+
+# cluster_verify_or_fail INVENTORY OUT WHAT: cluster_verify, once; when it finds a mismatch, the
+# dataplane's state (cluster_dataplane_dump) and verify's output, then fail with WHAT. No second
+# run: a rule that is wrong, a probe lost to a stale neighbour entry (issue 13) and a timeout are
+# all failures to look at.
+cluster_verify_or_fail() {
+  local inv=$1 out=$2
+  shift 2
+  cluster_verify "$inv" "$out" && return 0
+  cluster_dataplane_dump
+  fail "$*: $(cat "$out")"
+}
+
+# cluster_dataplane_dump: what a lost probe met on its way, for a failure's output: each switch's
+# bridge MAC and neighbours, and each container's neighbour entries and live conntrack entries.
+cluster_dataplane_dump() {
+  local sw ns
+  for sw in $(ip netns list | awk '{print $1}' | grep -E "^$prefix-(h[0-9]|core)-sw$" || true); do
+    echo "=== $sw: br0 $(ip -n "$sw" -br link show br0 | awk '{print $3}'), neighbours:"
+    ip -n "$sw" neigh || true
+  done
+  for ns in $(ip netns list | awk '{print $1}' | grep -E "^$prefix-h[0-9]-[a-z]+[0-9]$" || true); do
+    echo "=== $ns: neighbours: $(ip -n "$ns" neigh | tr '\n' ';')"
+    echo "    conntrack (not CLOSE or TIME_WAIT):"
+    ip netns exec "$ns" grep -vE "CLOSE|TIME_WAIT" /proc/net/nf_conntrack | head -20 || true
+  done
 }
 
 # cluster_cells_without VERIFY_EXPECTED_OUT HOST: the cells of an --expected-only run, with every

@@ -1,6 +1,8 @@
 # The Kubernetes conformance lab: one network namespace per pod of an inventory, on one bridge,
 # each running tests/support/lab_server on ports 80 and 81. Sourced after netlab.sh and
-# common.sh, with $build, $prefix and $work set. Docs: docs/kubernetes.md.
+# common.sh, with $build, $prefix and $work set. Docs: docs/kubernetes.md. The bridge is
+# netlab_up's, with a fixed MAC address, so pods added to a running lab (k8s_transitions, the
+# cluster lab's containers) never change the address their neighbours resolved (issue 13).
 
 k8s_ports=80/tcp,81/tcp,80/udp,81/udp
 k8s_server_pids=()

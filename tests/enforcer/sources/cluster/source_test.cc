@@ -249,6 +249,8 @@ TEST(ClusterSource, ReadOnlyModePublishesNothing) {
   ASSERT_TRUE(a.start({}).ok());
   a.publish({local("x", "198.18.0.2")}, "d");
   ASSERT_TRUE(wait_for(3s, [&] { return a.snapshot().ready; }));
+  // An observation window, not a wait for an outcome: a publishing source puts its first keys
+  // into etcd right after it turns ready; in read-only mode nothing may appear meanwhile.
   std::this_thread::sleep_for(500ms);
   auto all = store->range("/bulkhead-test/", "/bulkhead-test0");
   ASSERT_TRUE(all.ok());
