@@ -86,7 +86,7 @@ awk 'BEGIN {
 }' >"$bad/plan.yaml"
 plan_msg='would need 20010 rules in its egress chain; the limit is 10000'
 
-# The file, the message, and the exit code `bulkhead lint` must give for it (DESIGN.md: 2 for
+# The file, the message, and the exit code `bulkhead lint` must give for it (README, exit codes: 2 for
 # input that cannot be read, 1 for problems inside it).
 policy_cases=(
   "huge.yaml|52428800 bytes exceeds the limit of 16777216 bytes for a policy or inventory file|2"

@@ -8,7 +8,7 @@ dk() { docker -H "unix://$ENGINE/docker.sock" "$@"; }
 
 container_pid() { dk inspect -f '{{.State.Pid}}' "$1" 2>/dev/null; }
 
-# docker_inventory OUT: an inventory (DESIGN.md section 1) of every running container, from
+# docker_inventory OUT: an inventory (docs/policy.md, Inventory) of every running container, from
 # `docker inspect`: the name, /proc/<pid>/ns/net, the labels (as JSON, which is YAML flow style,
 # so keys with dots and slashes are quoted) and the networks' addresses.
 docker_inventory() {
