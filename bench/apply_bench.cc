@@ -19,7 +19,7 @@
 #include "netlink/nft/mnl_socket.h"
 #include "netlink/nft/read.h"
 #include "netlink/ns/netns.h"
-#include "policy/render.h"
+#include "policy/plan/render.h"
 
 namespace bh = bulkhead;
 namespace pol = bulkhead::policy;

@@ -8,7 +8,7 @@
 #include <map>
 #include <string>
 
-#include "policy/compile.h"
+#include "policy/plan/compile.h"
 
 namespace bulkhead::policy {
 namespace {

@@ -46,8 +46,8 @@
 #include <vector>
 
 #include "netlink/dataplane.h"
-#include "policy/compile.h"
-#include "policy/load.h"
+#include "policy/load/load.h"
+#include "policy/plan/compile.h"
 
 namespace {
 

@@ -9,7 +9,7 @@
 
 #include "common/result.h"
 #include "netlink/nft/apply.h"
-#include "policy/plan.h"
+#include "policy/plan/plan.h"
 
 namespace bulkhead::netlink {
 

@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "policy/lint.h"
+#include "policy/inspect/lint.h"
 
 namespace bulkhead::cli {
 

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "enforcer/cli/commands.h"
-#include "policy/endpoint.h"
-#include "policy/load.h"
+#include "policy/load/load.h"
+#include "policy/model/endpoint.h"
 
 namespace bulkhead::cli {
 

@@ -1,12 +1,12 @@
 // bulkhead compile PATH... --inventory FILE [--endpoint NAME]
-#include "policy/compile.h"
+#include "policy/plan/compile.h"
 
 #include <iostream>
 
 #include "enforcer/cli/common.h"
-#include "policy/lint.h"
-#include "policy/plan_limits.h"
-#include "policy/render.h"
+#include "policy/inspect/lint.h"
+#include "policy/plan/plan_limits.h"
+#include "policy/plan/render.h"
 
 namespace bulkhead::cli {
 

@@ -1,12 +1,12 @@
 // bulkhead explain PATH... --inventory FILE --from NAME|ADDR --to NAME|ADDR --port PORT/PROTO
 // Offline: the verdict the daemon would enforce for one flow, and why (docs/explain.md).
-#include "policy/explain.h"
+#include "policy/inspect/explain.h"
 
 #include <iostream>
 
 #include "enforcer/cli/common.h"
-#include "policy/flow_query.h"
-#include "policy/lint.h"
+#include "policy/inspect/flow_query.h"
+#include "policy/inspect/lint.h"
 
 namespace bulkhead::cli {
 

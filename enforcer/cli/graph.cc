@@ -1,11 +1,11 @@
 // bulkhead graph PATH... [--inventory FILE] [--format dot|svg]: the policies as a picture.
-#include "policy/graph.h"
+#include "policy/inspect/graph.h"
 
 #include <iostream>
 
 #include "enforcer/cli/common.h"
 #include "enforcer/cli/graph_svg.h"
-#include "policy/lint.h"
+#include "policy/inspect/lint.h"
 
 namespace bulkhead::cli {
 

@@ -1,5 +1,5 @@
 // bulkhead lint PATH... [--inventory FILE] [--format text|json|sarif] [--strict] [--ignore RULES]
-#include "policy/lint.h"
+#include "policy/inspect/lint.h"
 
 #include <algorithm>
 #include <iostream>
@@ -7,9 +7,9 @@
 #include <sstream>
 
 #include "enforcer/cli/common.h"
-#include "policy/compile.h"
-#include "policy/plan_limits.h"
-#include "policy/rules.h"
+#include "policy/model/rules.h"
+#include "policy/plan/compile.h"
+#include "policy/plan/plan_limits.h"
 
 namespace bulkhead::cli {
 namespace {

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "policy/address.h"
-#include "policy/model.h"
+#include "policy/model/address.h"
+#include "policy/model/model.h"
 
 namespace bulkhead::probe {
 

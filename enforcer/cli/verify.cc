@@ -8,8 +8,8 @@
 
 #include "enforcer/cli/common.h"
 #include "enforcer/cli/probe.h"
-#include "policy/evaluate.h"
-#include "policy/lint.h"
+#include "policy/inspect/evaluate.h"
+#include "policy/inspect/lint.h"
 
 namespace bulkhead::cli {
 namespace {

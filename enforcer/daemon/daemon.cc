@@ -23,10 +23,10 @@
 #include "enforcer/status/socket.h"
 #include "netlink/ns/link_addresses.h"
 #include "netlink/ns/netns.h"
-#include "policy/compile.h"
-#include "policy/load.h"
-#include "policy/plan_limits.h"
-#include "policy/render.h"
+#include "policy/load/load.h"
+#include "policy/plan/compile.h"
+#include "policy/plan/plan_limits.h"
+#include "policy/plan/render.h"
 
 namespace bulkhead::daemon {
 namespace {
@@ -119,7 +119,8 @@ bool Daemon::load_policies() {
     log::error(problem);
   }
   // A reload must also compile, over the endpoints now enforced, to a plan within the limits
-  // (policy/limits.h); accepted, it would be refused at every later event with the good set gone.
+  // (policy/model/limits.h); accepted, it would be refused at every later event with the good set
+  // gone.
   if (problem.empty() && policies_) {
     policy::Endpoints endpoints;
     for (const auto& [name, ep] : known_) endpoints.push_back(ep);

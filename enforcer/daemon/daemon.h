@@ -25,7 +25,7 @@
 #include "enforcer/sources/inventory.h"
 #include "enforcer/sources/source.h"
 #include "netlink/dataplane.h"
-#include "policy/model.h"
+#include "policy/model/model.h"
 
 namespace bulkhead::daemon {
 

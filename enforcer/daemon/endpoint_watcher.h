@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "policy/plan.h"
+#include "policy/plan/plan.h"
 
 namespace bulkhead::daemon {
 

@@ -8,7 +8,7 @@
 
 #include "enforcer/log/log.h"
 #include "netlink/ns/netns.h"
-#include "policy/plan.h"
+#include "policy/plan/plan.h"
 
 namespace bulkhead::daemon {
 namespace {

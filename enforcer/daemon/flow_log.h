@@ -18,7 +18,7 @@
 #include "enforcer/daemon/endpoint_watcher.h"
 #include "enforcer/daemon/poll_set.h"
 #include "netlink/watch/nflog.h"
-#include "policy/address.h"
+#include "policy/model/address.h"
 
 namespace bulkhead::daemon {
 

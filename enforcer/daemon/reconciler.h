@@ -13,7 +13,7 @@
 
 #include "common/result.h"
 #include "netlink/dataplane.h"
-#include "policy/plan.h"
+#include "policy/plan/plan.h"
 
 namespace bulkhead::daemon {
 

@@ -1,6 +1,6 @@
 #include "enforcer/sources/inventory.h"
 
-#include "policy/load.h"
+#include "policy/load/load.h"
 
 namespace bulkhead::daemon {
 

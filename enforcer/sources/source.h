@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "policy/endpoint.h"
+#include "policy/model/endpoint.h"
 
 namespace bulkhead::daemon {
 
@@ -19,9 +19,9 @@ struct Unenforceable {
 
 struct Snapshot {
   bool ready = false;  // false until the first full list has been read: no writes before that
-  policy::Endpoints endpoints;             // sorted by name
+  policy::Endpoints endpoints;               // sorted by name
   std::vector<Unenforceable> unenforceable;  // seen but never programmed
-  std::string error;                       // the source's current problem, "" when healthy
+  std::string error;                         // the source's current problem, "" when healthy
 };
 
 class Source {

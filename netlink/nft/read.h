@@ -5,7 +5,7 @@
 
 #include "common/result.h"
 #include "netlink/nft/mnl_socket.h"
-#include "policy/plan.h"
+#include "policy/plan/plan.h"
 
 namespace bulkhead::netlink {
 

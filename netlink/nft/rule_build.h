@@ -7,7 +7,7 @@
 
 #include "common/result.h"
 #include "netlink/nft/objects.h"
-#include "policy/plan.h"
+#include "policy/plan/plan.h"
 
 namespace bulkhead::netlink {
 

@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "policy/plan.h"
+#include "policy/plan/plan.h"
 
 namespace bulkhead::netlink {
 

@@ -5,7 +5,7 @@
 
 #include "common/result.h"
 #include "netlink/ns/netns.h"
-#include "policy/address.h"
+#include "policy/model/address.h"
 
 namespace bulkhead::netlink {
 

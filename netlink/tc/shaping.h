@@ -12,7 +12,7 @@
 
 #include "common/result.h"
 #include "netlink/tc/nl_route_socket.h"
-#include "policy/plan.h"
+#include "policy/plan/plan.h"
 
 namespace bulkhead::netlink {
 

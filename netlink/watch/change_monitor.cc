@@ -21,7 +21,7 @@
 #include <mutex>
 #include <optional>
 
-#include "policy/plan.h"
+#include "policy/plan/plan.h"
 
 namespace bulkhead::netlink {
 namespace {

@@ -12,7 +12,7 @@
 #include "common/result.h"
 #include "netlink/nft/mnl_socket.h"
 #include "netlink/ns/netns.h"
-#include "policy/address.h"
+#include "policy/model/address.h"
 
 struct nlmsghdr;
 

@@ -8,8 +8,8 @@
 
 #include "enforcer/cli/probe.h"
 #include "netlink/dataplane.h"
-#include "policy/compile.h"
-#include "policy/load.h"
+#include "policy/load/load.h"
+#include "policy/plan/compile.h"
 #include "tests/support/netns_fixture.h"
 
 namespace bulkhead {

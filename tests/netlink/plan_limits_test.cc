@@ -1,13 +1,13 @@
-// The largest table policy/limits.h lets through (10,000 rules in a chain, 250,000 set elements)
-// goes into a real namespace in one transaction and reads back equal: the limits are what one
-// netlink transaction can carry here, not a guess.
+// The largest table policy/model/limits.h lets through (10,000 rules in a chain, 250,000 set
+// elements) goes into a real namespace in one transaction and reads back equal: the limits are what
+// one netlink transaction can carry here, not a guess.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <iostream>
 
 #include "netlink/dataplane.h"
-#include "policy/limits.h"
+#include "policy/model/limits.h"
 #include "tests/support/netns_fixture.h"
 #include "tests/support/plan_builders.h"
 

@@ -1,13 +1,13 @@
-// Plan pieces in a line each (policy/plan.h), built the way the compiler lays them out: for the
-// renderer's, the kernel's and the dataplanes' tests alike.
+// Plan pieces in a line each (policy/plan/plan.h), built the way the compiler lays them out: for
+// the renderer's, the kernel's and the dataplanes' tests alike.
 #pragma once
 
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "policy/address.h"
-#include "policy/plan.h"
+#include "policy/model/address.h"
+#include "policy/plan/plan.h"
 
 namespace bulkhead::testing {
 

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "policy/resolve.h"
+#include "policy/model/resolve.h"
 
 namespace bulkhead::daemon::cluster {
 namespace {

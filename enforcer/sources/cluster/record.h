@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "policy/endpoint.h"
+#include "policy/model/endpoint.h"
 
 namespace bulkhead::daemon::cluster {
 

@@ -7,7 +7,7 @@
 
 #include "enforcer/sources/docker/json.h"
 #include "enforcer/sources/source.h"
-#include "policy/endpoint.h"
+#include "policy/model/endpoint.h"
 
 namespace bulkhead::daemon::docker {
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "common/result.h"
-#include "policy/address.h"
-#include "policy/selector.h"
+#include "policy/model/address.h"
+#include "policy/model/selector.h"
 
 namespace bulkhead::daemon::docker {
 

@@ -17,9 +17,9 @@
 #include "netlink/nft/mnl_socket.h"
 #include "netlink/nft/read.h"
 #include "netlink/watch/nflog.h"
-#include "policy/compile.h"
-#include "tests/policy/policy_builders.h"
+#include "policy/plan/compile.h"
 #include "tests/support/netns_fixture.h"
+#include "tests/support/policy_builders.h"
 #include "tests/support/probe.h"
 
 namespace bulkhead::netlink {

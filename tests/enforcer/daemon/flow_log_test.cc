@@ -7,7 +7,7 @@
 
 #include <chrono>
 
-#include "tests/policy/policy_builders.h"
+#include "tests/support/policy_builders.h"
 
 namespace bulkhead::daemon {
 namespace {

@@ -8,10 +8,10 @@
 #include "netlink/nft/apply.h"
 #include "netlink/nft/mnl_socket.h"
 #include "netlink/nft/read.h"
-#include "policy/compile.h"
-#include "policy/render.h"
-#include "tests/policy/random_policy.h"
+#include "policy/plan/compile.h"
+#include "policy/plan/render.h"
 #include "tests/support/netns_fixture.h"
+#include "tests/support/random_policy.h"
 
 namespace bulkhead::netlink {
 namespace {

@@ -8,7 +8,7 @@
 #include "netlink/nft/apply.h"
 #include "netlink/nft/mnl_socket.h"
 #include "netlink/nft/read.h"
-#include "policy/render.h"
+#include "policy/plan/render.h"
 #include "tests/support/netns_fixture.h"
 #include "tests/support/plan_builders.h"
 #include "tests/support/probe.h"

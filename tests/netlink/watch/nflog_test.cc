@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "policy/plan.h"
+#include "policy/plan/plan.h"
 
 namespace bulkhead::netlink {
 namespace {

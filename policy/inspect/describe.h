@@ -1,0 +1,22 @@
+// Short human texts for model entries, shared by explain and graph: the way a reader would write
+// a peer, a subject or a port back into a policy.
+#pragma once
+
+#include <string>
+
+#include "policy/model/model.h"
+
+namespace bulkhead::policy {
+
+// "8080/tcp", "30000-32767/tcp", "tcp" (every TCP port), "icmp", "http/tcp" (a named port),
+// "53-8080" (a range on every protocol with ports), "any port".
+std::string port_spec_text(const PortSpec& p);
+// A native group by name; a Kubernetes pod set as NAMESPACE/{SELECTOR}: "shop/{app=web}",
+// "shop/{}" (every pod of shop), "ns{team=ops}/{app=prometheus}", "*/{app=x}" (any namespace).
+std::string endpoint_peer_text(const EndpointPeer& p);
+std::string subject_text(const Subject& s);
+// "198.19.0.0/16", "198.19.0.0/16 except 198.19.66.0/24"
+std::string cidr_peer_text(const CidrPeer& c);
+std::string peer_text(const Peer& p);
+
+}  // namespace bulkhead::policy

@@ -1,0 +1,215 @@
+// Text forms of a Plan. render_nft reproduces what nftables 1.0.6 prints for `nft list table inet
+// bulkhead` (checked against the real nft by tests/policy/plan/render_roundtrip_test.cc), so a
+// listing of the kernel's table can be compared with the plan byte for byte.
+#include "policy/plan/render.h"
+
+#include <cstdio>
+#include <string>
+
+#include "policy/plan/nft_comment.h"
+
+namespace bulkhead::policy {
+namespace {
+
+// nft names priorities near the standard ones of a filter chain on input/output; others print
+// as numbers (nft's chain_prio2str: an offset of at most 10 is written as "name + N").
+std::string priority_text(int prio) {
+  static constexpr std::pair<const char*, int> kStd[] = {
+      {"raw", -300}, {"mangle", -150}, {"filter", 0}, {"security", 50}};
+  for (const auto& [name, value] : kStd) {
+    const int off = prio - value;
+    if (off == 0) return name;
+    if (off > 0 && off <= 10) return std::string(name) + " + " + std::to_string(off);
+    if (off < 0 && off >= -10) return std::string(name) + " - " + std::to_string(-off);
+  }
+  return std::to_string(prio);
+}
+
+std::string element_text(const NftSet& s, const AddrRange& r) {
+  return s.interval ? range_to_string(r) : r.first.to_string();
+}
+
+// nft 1.0.6 wraps element lists of named sets: two IPv4 elements per line, one IPv6 element.
+std::string elements_text(const NftSet& s) {
+  const size_t per_line = s.family == 4 ? 2 : 1;
+  std::string out = "{ ";
+  for (size_t i = 0; i < s.elements.size(); ++i) {
+    if (i > 0) out += i % per_line == 0 ? ",\n\t\t\t     " : ", ";
+    out += element_text(s, s.elements[i]);
+  }
+  return out + " }";
+}
+
+const char* l4_name(L4 p) {
+  switch (p) {
+    case L4::any:
+      return "";
+    case L4::tcp:
+      return "tcp";
+    case L4::udp:
+      return "udp";
+    case L4::sctp:
+      return "sctp";
+    case L4::icmp:
+      return "icmp";
+    case L4::icmpv6:
+      return "ipv6-icmp";
+  }
+  return "";
+}
+
+std::string counter_text(const NftRule& r) {
+  return "counter packets " + std::to_string(r.packets) + " bytes " + std::to_string(r.bytes);
+}
+
+std::string allow_match(const NftRule& r, Hook hook) {
+  std::string out;
+  auto add = [&](const std::string& part) {
+    if (part.empty()) return;
+    if (!out.empty()) out += ' ';
+    out += part;
+  };
+  const bool icmp_of_family =
+      (r.family == 4 && r.proto == L4::icmp) || (r.family == 6 && r.proto == L4::icmpv6);
+  if (!r.peer_set.empty() && (r.family == 4 || r.family == 6)) {
+    add(std::string(r.family == 4 ? "ip" : "ip6") +
+        (hook == Hook::input ? " saddr @" : " daddr @") + r.peer_set);
+  } else if (r.family == 4 || r.family == 6) {
+    // nft drops the family match that the ICMP protocol already implies.
+    if (!icmp_of_family) add(r.family == 4 ? "meta nfproto ipv4" : "meta nfproto ipv6");
+  }
+  if (r.proto != L4::any) {
+    const bool ported =
+        r.port_first != 0 && (r.proto == L4::tcp || r.proto == L4::udp || r.proto == L4::sctp);
+    if (ported) {
+      std::string ports = std::to_string(r.port_first);
+      if (r.port_last > r.port_first) ports += "-" + std::to_string(r.port_last);
+      add(std::string(l4_name(r.proto)) + " dport " + ports);
+    } else {
+      add(std::string("meta l4proto ") + l4_name(r.proto));
+    }
+  }
+  return out;
+}
+
+// nft prints a packet limit's burst only when it differs from its default of 5.
+std::string log_text(const NftRule& r) {
+  std::string out = "limit rate " + std::to_string(r.log_rate) + "/second";
+  if (r.log_burst != 0 && r.log_burst != 5)
+    out += " burst " + std::to_string(r.log_burst) + " packets";
+  out += " log prefix \"" + truncate_utf8(sanitize_comment(r.log_prefix), kLogPrefixMax) + "\"";
+  return out + " group " + std::to_string(r.log_group);
+}
+
+std::string rule_text(const NftRule& r, Hook hook) {
+  std::string out;
+  switch (r.kind) {
+    case RuleKind::ct_established_accept:
+      out = "ct state established,related";
+      break;
+    case RuleKind::ct_invalid_drop:
+      out = "ct state invalid";
+      break;
+    case RuleKind::loopback_accept:
+      out = hook == Hook::input ? "iif \"lo\"" : "oif \"lo\"";
+      break;
+    case RuleKind::icmpv6_nd_accept:
+      out = "icmpv6 type 133-137";
+      break;
+    case RuleKind::allow:
+      out = allow_match(r, hook);
+      break;
+    case RuleKind::final_drop:
+    case RuleKind::final_accept:
+      break;
+    case RuleKind::log:
+      out = log_text(r);
+      break;
+  }
+  if (r.counter) out += (out.empty() ? "" : " ") + counter_text(r);
+  const bool drop = r.kind == RuleKind::ct_invalid_drop || r.kind == RuleKind::final_drop;
+  // A log rule has no verdict: the packet goes on to the chain's final rule.
+  if (r.kind != RuleKind::log)
+    out += (out.empty() ? "" : " ") + std::string(drop ? "drop" : "accept");
+  if (!r.comment.empty()) {
+    out += " comment \"" + truncate_utf8(sanitize_comment(r.comment), kNftCommentMax) + "\"";
+  }
+  return out;
+}
+
+std::string rate_text(uint64_t bits) {
+  struct Unit {
+    uint64_t scale;
+    const char* name;
+  };
+  for (const Unit u : {Unit{1000000000, "gbit"}, Unit{1000000, "mbit"}, Unit{1000, "kbit"}}) {
+    if (bits >= u.scale && bits % u.scale == 0) return std::to_string(bits / u.scale) + u.name;
+  }
+  return std::to_string(bits) + "bit";
+}
+
+}  // namespace
+
+std::string render_nft(const NftTable& table) {
+  std::string out = std::string("table ") + kTableFamily + " " + kTableName + " {\n";
+  bool first = true;
+  auto separate = [&] {
+    if (!first) out += "\n";
+    first = false;
+  };
+  for (const auto& s : table.sets) {
+    separate();
+    out += "\tset " + s.name + " {\n";
+    out += s.family == 4 ? "\t\ttype ipv4_addr\n" : "\t\ttype ipv6_addr\n";
+    if (s.interval) out += "\t\tflags interval\n";
+    if (!s.elements.empty()) out += "\t\telements = " + elements_text(s) + "\n";
+    out += "\t}\n";
+  }
+  for (const auto& c : table.chains) {
+    separate();
+    out += "\tchain " + c.name + " {\n";
+    out += std::string("\t\ttype filter hook ") + (c.hook == Hook::input ? "input" : "output") +
+           " priority " + priority_text(c.priority) + "; policy accept;\n";
+    for (const auto& r : c.rules) out += "\t\t" + rule_text(r, c.hook) + "\n";
+    out += "\t}\n";
+  }
+  return out + "}\n";
+}
+
+std::string render_tc(const TcPlan& tc) {
+  std::string out;
+  auto line = [](const char* dir, const TcLimit& l, const std::string& where) {
+    return std::string(dir) + ": rate " + rate_text(l.rate_bits) + " burst " +
+           std::to_string(l.burst_bytes) + "b " + where + "\n";
+  };
+  if (tc.egress) out += line("egress", *tc.egress, "on the endpoint's interface");
+  if (tc.ingress) {
+    out +=
+        line("ingress", *tc.ingress,
+             std::string("on ") + kIfbName + " (ingress redirected from the endpoint's interface)");
+  }
+  return out;
+}
+
+std::string render_endpoint(const EndpointPlan& ep) {
+  std::string out = "# endpoint " + ep.endpoint + " (netns " + ep.netns + ")\n";
+  if (ep.table) {
+    out += render_nft(*ep.table);
+  } else {
+    out += "# not isolated: no nftables table\n";
+  }
+  if (ep.tc.empty()) {
+    out += "# no bandwidth limit\n";
+  } else {
+    const std::string tc = render_tc(ep.tc);
+    size_t start = 0;
+    while (start < tc.size()) {
+      const size_t nl = tc.find('\n', start);
+      out += "# tc " + tc.substr(start, nl - start) + "\n";
+      start = nl + 1;
+    }
+  }
+  return out + "\n";
+}
+
+}  // namespace bulkhead::policy
