@@ -4,12 +4,9 @@
 #
 #   bench/daemon_memory.sh [BUILD_DIR] [SOURCE_DIR]      (env: COUNTS="100 1000")
 #
-# Creates one network namespace per endpoint (`ip netns add` with a per-run prefix; lo up and
-# holding one address in 198.18.0.0/15; this sandbox has no dummy interfaces), writes an
-# inventory and a policy of 10 groups (label role=r0..r9, each group reaching the next on
-# 8080/tcp, all isolated), and for each count starts a fresh `bulkheadd --source
-# inventory:FILE`, waits until status shows every endpoint enforced, lets it settle for 2 s,
-# and reads VmRSS and VmHWM from /proc/PID/status.
+# On the lab of bench/lib/endpoint_lab.sh (one namespace per endpoint, 10 groups), for each count
+# starts a fresh `bulkheadd --source inventory:FILE`, waits until every endpoint is enforced, lets
+# it settle for 2 s, and reads VmRSS and VmHWM from /proc/PID/status.
 # Target: VmRSS < 30 MiB at 1,000. Removes every namespace at the end, even when interrupted.
 set -euo pipefail
 src=$(cd "${2:-$(dirname "$0")/..}" && pwd)
@@ -17,73 +14,14 @@ build=$(cd "${1:-$src/build}" && pwd)
 COUNTS=${COUNTS:-"100 1000"}
 max=0
 for c in $COUNTS; do [ "$c" -gt "$max" ] && max=$c; done
-[ "$max" -le 16000 ] || { echo "at most 16000 endpoints" >&2; exit 2; }
-
-prefix=bhm$$
-work=$(mktemp -d /tmp/bhmem.XXXXXX)
-daemon_pid=
-cleanup() {
-  set +e
-  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-  ip netns list | awk -v p="$prefix-" 'index($1, p) == 1 {print "netns del " $1}' >"$work/del.batch"
-  ip -force -batch "$work/del.batch" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP  # so that a signal runs the cleanup too
-
-addr() { echo "198.18.$(($1 / 250)).$(($1 % 250 + 2))"; }
-
-echo "creating $max namespaces ($prefix-*)..."
-t0=$(date +%s)
-for ((i = 0; i < max; i++)); do echo "netns add $prefix-$i"; done >"$work/add.batch"
-ip -batch "$work/add.batch"
-setup_ns() {  # I
-  ip -n "$prefix-$1" -batch - <<EOF
-link set lo up
-addr add $(addr "$1")/32 dev lo
-EOF
-}
-export -f setup_ns addr
-export prefix
-seq 0 $((max - 1)) | xargs -P 4 -I{} bash -c 'setup_ns {}'
-echo "namespaces ready in $(($(date +%s) - t0)) s"
-
-{
-  cat <<EOF
-apiVersion: bulkhead/v1
-kind: Policy
-metadata:
-  name: mem
-spec:
-  groups:
-EOF
-  for g in $(seq 0 9); do echo "    r$g: {selector: role=r$g}"; done
-  echo "  allow:"
-  for g in $(seq 0 8); do echo "    - {from: [r$g], to: [r$((g + 1))], ports: [8080/tcp]}"; done
-} >"$work/policy.yaml"
+source "$src/bench/lib/endpoint_lab.sh"
+lab_namespaces "$max"
 
 measure() {  # COUNT
-  local n=$1 i
-  {
-    echo "endpoints:"
-    for ((i = 0; i < n; i++)); do
-      echo "  - {name: e$i, netns: /run/netns/$prefix-$i, labels: {role: r$((i % 10))}, addresses: [$(addr "$i")]}"
-    done
-  } >"$work/inventory.yaml"
-  local t0
+  local n=$1 t0
+  lab_inventory "$n"
   t0=$(date +%s%N)
-  "$build/bulkheadd" --policy "$work/policy.yaml" --source "inventory:$work/inventory.yaml" \
-    --status-socket "$work/status.sock" --log-format json >"$work/daemon-$n.log" 2>&1 &
-  daemon_pid=$!
-  # Wait on the log, not on status: a status read allocates too, and is measured apart below.
-  local done=0
-  for ((i = 0; i < 1200; i++)); do
-    done=$(grep -c '"msg":"endpoint enforced"' "$work/daemon-$n.log" || true)
-    [ "$done" -ge "$n" ] && break
-    sleep 0.25
-  done
-  [ "$done" -ge "$n" ] || { echo "only $done/$n enforced" >&2; tail "$work/daemon-$n.log" >&2; exit 1; }
+  lab_daemon "$build/bulkheadd" "$n" "$work/daemon-$n.log"
   local secs=$((($(date +%s%N) - t0) / 1000000))
   # A measurement pause, not a wait for an outcome (the log above is that): the last applies'
   # buffers are returned before VmRSS is read.
@@ -101,11 +39,8 @@ measure() {  # COUNT
   printf '%5d endpoints: VmRSS %5s MiB  VmHWM %5s MiB  (all enforced %d ms after start); after one status read: VmRSS %5s MiB  VmHWM %5s MiB\n' \
     "$n" "$(mib "$rss")" "$(mib "$hwm")" "$secs" "$(mib "$rss2")" "$(mib "$hwm2")"
   echo "$n $rss $hwm $rss2" >>"$work/results"
-  kill "$daemon_pid"
-  wait "$daemon_pid" || true
-  daemon_pid=
-  # Start the next count from empty namespaces (a daemon leaves its tables in place).
-  seq 0 $((n - 1)) | xargs -P 4 -I{} ip netns exec "$prefix-{}" nft delete table inet bulkhead
+  lab_stop_daemon
+  lab_clear_tables "$n"
 }
 
 for c in $COUNTS; do measure "$c"; done

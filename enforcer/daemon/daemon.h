@@ -1,75 +1,80 @@
 // bulkheadd's main loop: load policies, gather endpoints from the sources, compile, reconcile;
 // in long-running mode react to source events, file changes, SIGHUP and the resync timer, serve
 // status and metrics; exit cleanly on SIGTERM/SIGINT, leaving enforcement in place.
+//
+// run() is the program as a list of steps. The steps and the loop's handlers are public so that
+// tests drive a Daemon over a FakeDataplane, fake sources and a fake clock, without root, engines,
+// descriptors or real time (tests/enforcer/daemon/daemon_test.cc).
 #pragma once
 
 #include <signal.h>
 
-#include <chrono>
-#include <deque>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
-#include <vector>
 
-#include "common/unique_fd.h"
-#include "enforcer/daemon/endpoint_watcher.h"
-#include "enforcer/daemon/flow_log.h"
-#include "enforcer/daemon/metrics.h"
 #include "enforcer/daemon/options.h"
-#include "enforcer/daemon/poll_set.h"
+#include "enforcer/daemon/policy_state.h"
+#include "enforcer/daemon/publication.h"
 #include "enforcer/daemon/reconciler.h"
-#include "enforcer/daemon/tamper_watch.h"
-#include "enforcer/sources/cluster/source.h"
-#include "enforcer/sources/inventory.h"
-#include "enforcer/sources/source.h"
+#include "enforcer/daemon/registry.h"
+#include "enforcer/daemon/source_set.h"
+#include "enforcer/daemon/time_source.h"
+#include "enforcer/daemon/watchers.h"
 #include "netlink/dataplane.h"
-#include "policy/model/model.h"
 
 namespace bulkhead::daemon {
 
+class FileWatch;
+class StatusSocket;
+
 class Daemon {
  public:
-  Daemon(const Options& opts, netlink::Dataplane& dataplane);
+  Daemon(const Options& opts, netlink::Dataplane& dataplane, SourceFactory& sources,
+         TimeSource& time);
   ~Daemon();
   // Returns the process exit code.
   int run();
 
- private:
-  bool load_policies();
-  // Takes every source's snapshot and, once all are ready, recompiles the desired state.
-  void refresh_desired();
-  int apply_due();
-  void check_drift();
-  void notify_watchers(const ApplyOutcome& o);
-  FlowLog::Context flow_context();
+  // The steps of run(), in order. A step that returns an exit code ends the program with it.
+  std::optional<int> build_sources();
+  std::optional<int> load_policies();
+  std::optional<int> start_sources();
+  int enforce_once();  // --once: the rest of the program
+  std::optional<int> start_metrics();
+  void start_watchers();
+  void enforce();  // the first full apply of long-running mode
+
+  // The loop's handlers.
+  void reload();           // SIGHUP or a changed policy or inventory file
+  void sources_changed();  // a source signalled a change
+  void resync();           // the resync timer: read every table back, repair drift
+  int apply_due();         // applies what is dirty and due; returns how many endpoints failed
   std::string status_document();
-  void remember_error(const std::string& text);
-  void publish_endpoint_metrics();
-  void publish_cluster_metrics();
+
+ private:
+  // Compiles the policies over every source's endpoints and hands the plan to the reconciler.
+  // With a reloaded `candidate`, that one compile also decides whether the candidate is taken:
+  // a plan beyond the limits refuses it and the enforced set stays. False when refused.
+  bool refresh_desired(std::optional<PolicyState::Candidate> candidate = std::nullopt);
+  bool reload_inventories();
+  void policy_not_loaded(const std::string& problem);
+  void note_source_change();
+  FlowLog::Context flow_context();
+  int loop(StatusSocket& status, FileWatch& files);
+  int poll_timeout_ms() const;
+  Clock::duration resync_interval() const;
 
   const Options& opts_;
-  netlink::Dataplane& dataplane_;
+  TimeSource& time_;
+  SourceFactory& factory_;
   Reconciler reconciler_;
-  std::vector<std::unique_ptr<Source>> sources_;
-  std::vector<InventorySource*> inventories_;
-  UniqueFd wake_;  // eventfd: a source saw a change
-  std::optional<policy::PolicySet> policies_;
-  std::vector<Unenforceable> unenforceable_;
-  std::map<std::string, policy::Endpoint> known_;  // by name, as last compiled
-  std::unique_ptr<Metrics> metrics_;
-  std::deque<std::string> recent_errors_;
-  std::optional<Clock::time_point> pending_event_;  // first unapplied source change
-  std::string plan_refused_;  // why the last compiled plan was refused ("" when it was applied)
-  std::string policy_error_;  // why the policy paths do not load now ("" when they do)
-  std::chrono::system_clock::time_point policy_error_since_{};
-  PollSet extra_fds_;  // per-namespace sockets of the watchers
-  std::vector<std::unique_ptr<EndpointWatcher>> watchers_;
-  TamperWatch* tamper_ = nullptr;     // one of watchers_, in long-running mode
-  FlowLog* flow_log_ = nullptr;       // one of watchers_, in long-running mode
-  ClusterSource* cluster_ = nullptr;  // one of sources_, with --cluster
-  std::string policy_digest_;         // of the loaded policy files (cluster::policy_digest)
+  SourceSet sources_;
+  PolicyState policy_;
+  Registry registry_;
+  Publication publication_;
+  std::unique_ptr<Watchers> watchers_;  // long-running mode
+  Clock::time_point next_resync_{};
 };
 
 // SIGHUP, SIGTERM and SIGINT: the daemon reads them through a signalfd. main() blocks them before

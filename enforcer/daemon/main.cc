@@ -52,7 +52,9 @@ int main(int argc, char** argv) {
   }
   try {
     auto dataplane = bulkhead::netlink::make_kernel_dataplane();
-    bulkhead::daemon::Daemon daemon(*opts, *dataplane);
+    bulkhead::daemon::ProductionSources sources;
+    bulkhead::daemon::SystemTime time;
+    bulkhead::daemon::Daemon daemon(*opts, *dataplane, sources, time);
     return daemon.run();
   } catch (const std::exception& e) {
     std::cerr << "bulkheadd: internal error: " << e.what() << "\n";

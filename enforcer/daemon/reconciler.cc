@@ -11,7 +11,27 @@ Clock::duration backoff(int failures) {
   return std::min<Clock::duration>(d, 30s);
 }
 
+double ms_since(const TimeSource& time, Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(time.now() - t0).count();
+}
+
+// The counters of an observation that matches the plan (same rules in the same order).
+std::vector<RuleCounter> read_counters(const policy::NftTable& seen) {
+  std::vector<RuleCounter> out;
+  for (const auto& chain : seen.chains)
+    for (const auto& r : chain.rules)
+      if (r.counter) out.push_back({r.packets, r.bytes});
+  return out;
+}
+
 }  // namespace
+
+size_t counted_rules(const policy::NftTable& table) {
+  size_t n = 0;
+  for (const auto& chain : table.chains)
+    for (const auto& r : chain.rules) n += r.counter;
+  return n;
+}
 
 void Reconciler::set_desired(const policy::Plan& plan) {
   std::set<std::string> seen;
@@ -22,7 +42,10 @@ void Reconciler::set_desired(const policy::Plan& plan) {
     EndpointState& st = it->second;
     if (fresh || !(st.desired == ep)) {
       // A new namespace (restarted container) holds nothing of ours yet.
-      if (!fresh && st.desired.netns != ep.netns) st.applied = false;
+      if (!fresh && st.desired.netns != ep.netns) {
+        st.applied = false;
+        st.counters = {};
+      }
       st.desired = ep;
       st.dirty = true;
       st.failures = 0;
@@ -39,29 +62,42 @@ void Reconciler::set_desired(const policy::Plan& plan) {
   }
 }
 
-std::vector<ApplyOutcome> Reconciler::apply_dirty(Clock::time_point now) {
+void Reconciler::applied(EndpointState& st, const netlink::ApplyOutcome& change, double ms) {
+  st.applied = true;
+  st.dirty = false;
+  st.failures = 0;
+  st.last_error.clear();
+  st.last_apply = time_.wall_now();
+  st.last_apply_ms = ms;
+  if (!st.desired.table) {
+    st.counters = {};
+  } else if (change.nft == netlink::NftChange::replaced) {
+    // A table created afresh counts from zero: known without reading it.
+    st.counters = {st.last_apply, std::vector<RuleCounter>(counted_rules(*st.desired.table))};
+  } else if (st.counters.rules.size() != counted_rules(*st.desired.table)) {
+    st.counters = {};  // the rules kept in the kernel are not those of the last reading
+  }
+}
+
+std::vector<ApplyOutcome> Reconciler::apply_dirty() {
   std::vector<ApplyOutcome> out;
   for (auto it = departed_.begin(); it != departed_.end();) {
-    auto t0 = Clock::now();
+    const auto t0 = time_.now();
     Status s = dp_.remove(it->second);
     dp_.forget(it->second);
-    out.push_back({it->first, it->second, true, s,
-                   std::chrono::duration<double, std::milli>(Clock::now() - t0).count()});
+    out.push_back({it->first, it->second, true, s, ms_since(time_, t0)});
     // A namespace that is already gone took our objects with it; nothing to retry.
     it = departed_.erase(it);
   }
+  const auto now = time_.now();
   for (auto& [name, st] : endpoints_) {
     if (!st.dirty || st.retry_at > now) continue;
-    auto t0 = Clock::now();
-    Status s = dp_.apply(st.desired);
-    double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    const auto t0 = time_.now();
+    netlink::ApplyOutcome change;
+    Status s = dp_.apply(st.desired, &change);
+    const double ms = ms_since(time_, t0);
     if (s.ok()) {
-      st.applied = true;
-      st.dirty = false;
-      st.failures = 0;
-      st.last_error.clear();
-      st.last_apply = std::chrono::system_clock::now();
-      st.last_apply_ms = ms;
+      applied(st, change, ms);
     } else {
       ++st.failures;
       st.retry_at = now + backoff(st.failures);
@@ -72,17 +108,17 @@ std::vector<ApplyOutcome> Reconciler::apply_dirty(Clock::time_point now) {
   return out;
 }
 
-std::vector<std::string> Reconciler::check_drift(
-    const std::function<void(const std::string&, const netlink::Observed&)>& on_seen) {
+std::vector<std::string> Reconciler::check_drift() {
   std::vector<std::string> drifted;
   for (auto& [name, st] : endpoints_) {
     if (st.dirty || !st.applied) continue;
     auto seen = dp_.observe(st.desired.netns);
-    if (seen.ok() && on_seen) on_seen(name, *seen);
-    if (!seen.ok() || !netlink::in_sync(*seen, st.desired)) {
-      st.dirty = true;
-      drifted.push_back(name);
+    if (seen.ok() && netlink::in_sync(*seen, st.desired)) {
+      if (seen->table) st.counters = {time_.wall_now(), read_counters(*seen->table)};
+      continue;
     }
+    st.dirty = true;
+    drifted.push_back(name);
   }
   return drifted;
 }
@@ -101,8 +137,9 @@ std::optional<Clock::time_point> Reconciler::next_retry() const {
   return t;
 }
 
-bool Reconciler::has_due_work(Clock::time_point now) const {
+bool Reconciler::has_due_work() const {
   if (!departed_.empty()) return true;
+  const auto now = time_.now();
   for (const auto& [name, st] : endpoints_)
     if (st.dirty && st.retry_at <= now) return true;
   return false;

@@ -1,10 +1,10 @@
 // The reconciler: holds the desired Plan per endpoint and whether it was applied, and applies
 // only the endpoints whose plan changed (or whose apply failed and is due for a retry).
 // Events only call set_desired(); apply_dirty() is the one place that writes to the kernel.
+// Time (retry deadlines, apply durations and times) comes from the injected TimeSource.
 #pragma once
 
-#include <chrono>
-#include <functional>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -12,12 +12,24 @@
 #include <vector>
 
 #include "common/result.h"
+#include "enforcer/daemon/time_source.h"
 #include "netlink/dataplane.h"
 #include "policy/plan/plan.h"
 
 namespace bulkhead::daemon {
 
-using Clock = std::chrono::steady_clock;
+struct RuleCounter {
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+};
+
+// An endpoint's rule counters as last known, without asking the kernel for them: read back by the
+// resync, or zero since an apply created the table afresh. One entry per rule with a counter, in
+// the plan's order (ingress chain first), so the plan itself supplies chain and comment.
+struct CounterReading {
+  std::optional<WallClock::time_point> at;  // nullopt: not known (no reading since the start)
+  std::vector<RuleCounter> rules;
+};
 
 struct EndpointState {
   policy::EndpointPlan desired;
@@ -29,8 +41,9 @@ struct EndpointState {
   int failures = 0;              // consecutive
   Clock::time_point retry_at{};  // when a failed endpoint may be tried again
   std::string last_error;
-  std::chrono::system_clock::time_point last_apply{};
+  WallClock::time_point last_apply{};
   double last_apply_ms = 0;
+  CounterReading counters;
 };
 
 struct ApplyOutcome {
@@ -41,21 +54,33 @@ struct ApplyOutcome {
   double ms = 0;
 };
 
+// How many rules of `table` carry a counter: the size of a reading of it.
+size_t counted_rules(const policy::NftTable& table);
+
+// Calls f(chain, rule, counter) for each counted rule of the endpoint's table with the value of
+// its last reading, in order; nothing when there is no reading.
+template <class F>
+void for_each_reading(const EndpointState& st, F&& f) {
+  if (!st.desired.table || !st.counters.at) return;
+  size_t i = 0;
+  for (const auto& chain : st.desired.table->chains)
+    for (const auto& rule : chain.rules)
+      if (rule.counter && i < st.counters.rules.size()) f(chain, rule, st.counters.rules[i++]);
+}
+
 class Reconciler {
  public:
-  explicit Reconciler(netlink::Dataplane& dp) : dp_(dp) {}
+  Reconciler(netlink::Dataplane& dp, const TimeSource& time) : dp_(dp), time_(time) {}
 
   // Replaces the desired state. Endpoints whose plan is unchanged stay clean; new, changed and
   // departed endpoints become dirty.
   void set_desired(const policy::Plan& plan);
   // Applies every dirty endpoint that is due, each independently: one failure never blocks the
-  // others. Failed endpoints are retried with exponential backoff.
-  std::vector<ApplyOutcome> apply_dirty(Clock::time_point now);
-  // Reads back every applied endpoint and marks those whose kernel state differs from the
-  // plan dirty. Returns their names.
-  // `seen` (optional) receives every observation, e.g. to refresh counter metrics on the way.
-  std::vector<std::string> check_drift(
-      const std::function<void(const std::string&, const netlink::Observed&)>& seen = {});
+  // others. Failed endpoints are retried with exponential backoff (250 ms doubling to 30 s).
+  std::vector<ApplyOutcome> apply_dirty();
+  // Reads back every applied endpoint, keeps the counters of those in sync and marks those whose
+  // kernel state differs from the plan dirty. Returns their names.
+  std::vector<std::string> check_drift();
 
   // Marks an applied, clean endpoint dirty so the loop re-applies it at once (its objects were
   // changed behind our back). Returns false when it was already dirty or is unknown.
@@ -63,11 +88,14 @@ class Reconciler {
 
   // The earliest retry deadline of a failed endpoint, if any.
   std::optional<Clock::time_point> next_retry() const;
-  bool has_due_work(Clock::time_point now) const;
+  bool has_due_work() const;
   const std::map<std::string, EndpointState>& endpoints() const { return endpoints_; }
 
  private:
+  void applied(EndpointState& st, const netlink::ApplyOutcome& change, double ms);
+
   netlink::Dataplane& dp_;
+  const TimeSource& time_;
   std::map<std::string, EndpointState> endpoints_;
   std::map<std::string, std::string> departed_;  // endpoint name -> netns, awaiting cleanup
 };

@@ -14,18 +14,19 @@ bool needs_quotes(std::string_view v) {
   return v.empty() || v.find_first_of(" \t\"=") != std::string_view::npos;
 }
 
-std::string utc_now() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+}  // namespace
+
+std::string utc_time(std::chrono::system_clock::time_point t, bool millis) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
   std::tm tm;
-  gmtime_r(&t, &tm);
+  gmtime_r(&secs, &tm);
   char buf[32];
   std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03d}Z", buf, static_cast<int>(ms.count()));
+  if (!millis) return std::string(buf) + "Z";
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
+  return fmt::format("{}.{:03d}Z", buf, static_cast<int>(ms));
 }
-
-}  // namespace
 
 bool setup(const std::string& level, const std::string& format) {
   auto lvl = spdlog::level::from_str(level);
@@ -45,7 +46,7 @@ void write(spdlog::level::level_enum level, std::string_view msg, const Fields& 
   if (!spdlog::should_log(level)) return;
   if (g_json) {
     nlohmann::ordered_json j;
-    j["time"] = utc_now();
+    j["time"] = utc_time(std::chrono::system_clock::now(), true);
     j["level"] = spdlog::level::to_string_view(level).data();
     j["msg"] = msg;
     for (const auto& [k, v] : fields) j[k] = v;

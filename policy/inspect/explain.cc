@@ -109,11 +109,9 @@ SideExplanation explain_side(const PolicySet& ps, const NamespaceIndex& namespac
   if (!self.endpoint) return side;  // outside: nothing of bulkhead's on this end
   side.enforced = true;
   const Endpoint& ep = *self.endpoint;
-  for (const auto& iso : ps.isolations) {
-    if (iso.dir != dir || !subject_selects(iso.subject, ep)) continue;
-    (iso.origin.audit ? side.audit_isolated_by : side.isolated_by)
-        .push_back(IsolationRef{iso.origin, iso.subject.group});
-  }
+  SideIsolation isolation = isolations_of(ps, ep, dir);
+  side.isolated_by = std::move(isolation.enforcing);
+  side.audit_isolated_by = std::move(isolation.audit);
   const Endpoint* dst = dir == Direction::ingress ? self.endpoint : other.endpoint;
   for (const auto& r : ps.rules) {
     if (r.dir != dir || !subject_selects(r.subject, ep)) continue;

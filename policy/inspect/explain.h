@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "policy/inspect/membership.h"
 #include "policy/model/endpoint.h"
 #include "policy/model/model.h"
 
@@ -27,12 +28,6 @@ struct FlowQuery {
   FlowEnd to;
   Protocol proto = Protocol::tcp;  // tcp, udp, sctp or icmp (never any)
   uint16_t port = 0;               // destination port; 0 for icmp
-};
-
-// A policy entry that isolates a side.
-struct IsolationRef {
-  Origin origin;      // pos: the native group, or the NetworkPolicy document
-  std::string group;  // native group name; "" for NetworkPolicy
 };
 
 // An allow rule of the side's direction that selects the endpoint.

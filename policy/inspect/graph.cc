@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "policy/inspect/describe.h"
+#include "policy/inspect/membership.h"
 #include "policy/model/quantity.h"
 #include "policy/model/resolve.h"
 
@@ -202,12 +203,7 @@ class GraphBuilder {
           for (const auto& ep : *endpoints_) {
             if (!peer_selects(n.members, ep, namespaces_)) continue;
             ++members;
-            for (const auto& iso : ps_.isolations) {
-              if (iso.dir == d && iso.origin.audit == audit && subject_selects(iso.subject, ep)) {
-                ++isolated;
-                break;
-              }
-            }
+            isolated += isolates(ps_, ep, d, audit);
           }
           if (members > 0 && isolated == members) (audit ? n.audit_isolated : n.isolated).set(d);
         }

@@ -124,7 +124,10 @@ class Loader {
     st_.files.push_back(path);
     auto text = read_file(path, st_.diagnostics);
     if (text) add_text(*text, path);
+    texts_.push_back(text ? std::move(*text) : std::string());
   }
+
+  std::vector<std::string> take_texts() { return std::move(texts_); }
 
   void add_text(std::string_view text, const std::string& file) {
     Source src(file, text, &st_.diagnostics);
@@ -235,6 +238,7 @@ class Loader {
   }
 
   LoadState st_;
+  std::vector<std::string> texts_;
 };
 
 }  // namespace
@@ -242,7 +246,9 @@ class Loader {
 PolicyLoad load_policies(const std::vector<std::string>& paths) {
   Loader l;
   for (const auto& p : paths) l.add_path(p);
-  return l.finish();
+  PolicyLoad out = l.finish();
+  out.texts = l.take_texts();
+  return out;
 }
 
 PolicyLoad load_policy_text(std::string_view text, const std::string& file) {

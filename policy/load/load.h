@@ -26,6 +26,9 @@ struct PolicyLoad {
   Diagnostics diagnostics;         // errors and warnings found while loading
   std::vector<std::string> files;  // every file read, in load order
   std::vector<SkippedDocument> skipped;
+  // What was read of each of `files`, as read ("" for one that could not be read): what the
+  // daemon's policy digest hashes, so the files are not read a second time for it.
+  std::vector<std::string> texts = {};
 };
 
 // PATHs are files or directories (every *.yaml / *.yml inside, sorted, not recursive).

@@ -73,6 +73,8 @@ wait_for 2 verify || fail "new rule not enforced in 2 s: $(verify || true)"
 
 step "status reports every endpoint enforced, with the drops a denied probe caused"
 verify >/dev/null  # 9090 from c to b is denied: b's drop counter moves
+probed=$(utc_ms)
+wait_for 5 counters_read_since "$work/status.sock" b "$probed" || fail "b's counters not read since $probed"
 "$build/bulkhead" status --status-socket "$work/status.sock" --json >"$work/status.json"
 for ep in a b c; do
   grep -A3 "\"name\": \"$ep\"" "$work/status.json" | grep '"state": "enforced"' >/dev/null || fail "$ep not enforced in status: $(cat "$work/status.json")"

@@ -58,8 +58,9 @@ POL
 
 metrics_port=$((20000 + ($$ + 7) % 20000))
 step "long-running daemon on the lab"
+# A resync every second: status's counters are those of the last one.
 "$build/bulkheadd" --policy "$work/policy" --source "inventory:$work/inventory.yaml" \
-  --log-format json --status-socket "$work/status.sock" \
+  --resync-interval 1 --log-format json --status-socket "$work/status.sock" \
   --metrics-listen "127.0.0.1:$metrics_port" >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
 wait_for 10 grep -q '"msg":"bulkheadd running"' "$work/daemon.log" || fail "daemon did not start: $(cat "$work/daemon.log")"
@@ -92,6 +93,7 @@ fi
 elapsed_ms=$((($(date +%s%N) - start) / 1000000))
 grep -q "Connection refused" "$work/aud.err" || fail "audit-mode connect did not pass (no refusal): $(cat "$work/aud.err")"
 [ "$elapsed_ms" -lt 2000 ] || fail "audit-mode connect took $elapsed_ms ms"
+probed=$(utc_ms)
 
 step "each flow gives exactly one aggregated record, once its ${window_s} s window closed"
 wait_for $((window_s + 5)) closed 198.18.0.3 tcp 8080 denied || fail "no closed TCP record: $(status_flows)"
@@ -120,6 +122,9 @@ check_record 198.18.0.4 tcp 8080 would-deny client aud watch
 [ "$(records 198.18.0.4 tcp 8080 would-deny | jq .count)" = 1 ] || fail "audit record count: $(records 198.18.0.4 tcp 8080 would-deny)"
 
 step "status counts the audit flow as would-deny, and human --drops lists the records"
+for ep in web aud; do
+  wait_for 5 counters_read_since "$work/status.sock" $ep "$probed" || fail "$ep's counters not read since $probed"
+done
 "$build/bulkhead" status --status-socket "$work/status.sock" --json >"$work/status.json"
 jq -e '.endpoints[] | select(.name == "aud") | .would_deny_packets >= 1 and .dropped_packets == 0' "$work/status.json" >/dev/null ||
   fail "aud's would-deny counter: $(jq '.endpoints[] | select(.name == "aud")' "$work/status.json")"
@@ -153,6 +158,8 @@ in_client timeout 60 perl -MSocket -e '
   }'
 flood_ms=$((($(date +%s%N) - start) / 1000000))
 rss_peak=$(rss)
+flooded=$(utc_ms)
+wait_for 5 counters_read_since "$work/status.sock" web "$flooded" || fail "web's counters not read since $flooded"
 drops_after=$("$build/bulkhead" status --status-socket "$work/status.sock" --json | jq '.endpoints[] | select(.name == "web") | .dropped_packets')
 # A veth may shed a little of a burst before the hook; nearly all must reach the drop rule.
 [ $((drops_after - drops_before)) -ge 19000 ] || fail "the kernel dropped only $((drops_after - drops_before)) of 20,000 datagrams"

@@ -78,6 +78,7 @@ Status FakeDataplane::remove(const std::string& path) {
 }
 
 Result<Observed> FakeDataplane::observe(const std::string& path) {
+  ++observations_;
   if (missing_[path]) return make_error("open netns " + path, "cannot open", ENOENT);
   auto it = state_.find(path);
   if (it == state_.end()) return Observed{};

@@ -1,5 +1,7 @@
 // A Dataplane that only records: every change as one deterministic text line, the namespace
-// state it would produce kept in memory. For golden tests of the reconciler.
+// state it would produce kept in memory. For the reconciler's and the daemon's unit tests
+// (tests/enforcer/daemon/); a second user of the same instance sees the state the first left,
+// as a restarted daemon sees the kernel.
 #pragma once
 
 #include <map>
@@ -35,6 +37,8 @@ class FakeDataplane final : public Dataplane {
   void set_observed(const std::string& netns_path, Observed observed);
   // Namespaces that observe() reports as gone (ENOENT).
   void set_missing(const std::string& netns_path, bool missing);
+  // How often observe() was called: a reading of the kernel.
+  size_t observations() const { return observations_; }
 
  private:
   std::optional<Error> take_failure(const std::string& path, const std::string& what);
@@ -43,6 +47,7 @@ class FakeDataplane final : public Dataplane {
   std::map<std::string, Error> failures_;
   std::map<std::string, bool> missing_;
   std::vector<std::string> lines_;
+  size_t observations_ = 0;
 };
 
 }  // namespace bulkhead::netlink

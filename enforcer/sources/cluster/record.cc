@@ -4,9 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "policy/model/resolve.h"
 
@@ -223,18 +221,6 @@ std::string policy_digest(const std::vector<std::string>& contents) {
   std::string all;
   for (const auto& d : digests) all += d + "\n";
   return sha256_hex(all);
-}
-
-Result<std::string> policy_digest_of_files(const std::vector<std::string>& paths) {
-  std::vector<std::string> contents;
-  for (const auto& p : paths) {
-    std::ifstream in(p, std::ios::binary);
-    if (!in) return make_error("policy digest", "cannot read " + p, errno);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    contents.push_back(ss.str());
-  }
-  return policy_digest(contents);
 }
 
 std::string base64_encode(std::string_view data) {

@@ -59,10 +59,9 @@ Result<NodeRecord> decode_node(std::string_view json, const KeyRef& ref);
 // Lowercase hex SHA-256 of `data`.
 std::string sha256_hex(std::string_view data);
 // The policy digest: SHA-256 over the sorted SHA-256 hex digests of each file's contents, each
-// followed by "\n". Independent of the files' paths and of their order.
+// followed by "\n". Independent of the files' paths and of their order. The daemon hashes the
+// texts its policy load read (policy::PolicyLoad::texts), so the digest is of what it enforces.
 std::string policy_digest(const std::vector<std::string>& contents);
-// The same over files on disk (those a policy load read).
-Result<std::string> policy_digest_of_files(const std::vector<std::string>& paths);
 
 // Standard base64 (with padding), as etcd's JSON gateway carries keys and values.
 std::string base64_encode(std::string_view data);

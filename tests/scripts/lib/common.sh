@@ -29,6 +29,15 @@ wait_for() {
 has_table() { ip netns exec "$1" nft list table inet bulkhead >/dev/null 2>&1; }
 expect_table() { has_table "$1" || fail "no inet bulkhead table in $1"; }
 expect_no_table() { ! has_table "$1" || fail "unexpected inet bulkhead table in $1"; }
+# The time now as status writes it (counters_at): UTC with milliseconds.
+utc_ms() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
+# counters_read_since SOCKET ENDPOINT TIME: the daemon's status shows ENDPOINT's rule counters as
+# read at TIME or later. Status answers from the last resync's reading, so a test that counts
+# packets it sent waits for a reading taken after them.
+counters_read_since() {
+  "$build/bulkhead" status --status-socket "$1" --json |
+    jq -e --arg n "$2" --arg t "$3" '.endpoints[] | select(.name == $n) | .counters_at >= $t' >/dev/null
+}
 # lab_begin PREFIX: for a test that runs bulkheadd on a lab of namespaces PREFIX-* (scripts/netlab.sh
 # must be sourced). Sets $prefix, a scratch directory $work, and $daemon_pid and $server_pid (empty
 # until the test starts them); on exit or a signal, whatever happened, stops both, runs the test's
