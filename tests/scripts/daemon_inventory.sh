@@ -77,9 +77,9 @@ probed=$(utc_ms)
 wait_for 5 counters_read_since "$work/status.sock" b "$probed" || fail "b's counters not read since $probed"
 "$build/bulkhead" status --status-socket "$work/status.sock" --json >"$work/status.json"
 for ep in a b c; do
-  grep -A3 "\"name\": \"$ep\"" "$work/status.json" | grep '"state": "enforced"' >/dev/null || fail "$ep not enforced in status: $(cat "$work/status.json")"
+  jq -e --arg n "$ep" 'any(.endpoints[]; .name == $n and .state == "enforced")' "$work/status.json" >/dev/null || fail "$ep not enforced in status: $(cat "$work/status.json")"
 done
-dropped_b=$(awk '/"name": "b"/{f=1} f && /"dropped_packets"/{gsub(/[^0-9]/,""); print; exit}' "$work/status.json")
+dropped_b=$(jq '.endpoints[] | select(.name == "b") | .dropped_packets' "$work/status.json")
 [ "${dropped_b:-0}" -gt 0 ] || fail "no drops counted for b: $(cat "$work/status.json")"
 "$build/bulkhead" status --status-socket "$work/status.sock" >"$work/status.txt"
 grep -qE '^  b +enforced +198\.18\.0\.3 ' "$work/status.txt" || fail "human status lacks b: $(cat "$work/status.txt")"
