@@ -10,7 +10,7 @@ pkgs=(
   libgraphviz-dev libxml2-utils
   clang-14 libclang-rt-14-dev
   nftables iproute2 iperf3 procps kmod
-  docker.io busybox-static podman jq prometheus-cpp-dev libcap-ng-dev
+  docker.io busybox-static podman jq prometheus-cpp-dev libcap-ng-dev libsystemd-dev
   libssl-dev etcd-server etcd-client curl
 )
 missing=()

@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <poll.h>
 #include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,11 +11,14 @@
 #include <cstring>
 #include <functional>
 #include <iostream>
+#include <set>
+#include <variant>
 #include <vector>
 
 #include "common/unique_fd.h"
 #include "enforcer/daemon/diagnostics.h"
 #include "enforcer/daemon/file_watch.h"
+#include "enforcer/daemon/hook_socket.h"
 #include "enforcer/daemon/status_document.h"
 #include "enforcer/log/log.h"
 #include "enforcer/status/socket.h"
@@ -67,6 +71,11 @@ Daemon::Daemon(const Options& opts, netlink::Dataplane& dataplane, SourceFactory
 
 Daemon::~Daemon() = default;
 
+void Daemon::set_container_lookup(std::unique_ptr<ContainerLookup> lookup) {
+  lookup_ = std::move(lookup);
+  gate_ = std::make_unique<StartGate>(*lookup_);
+}
+
 int Daemon::run() {
   if (auto rc = build_sources()) return *rc;
   if (auto rc = load_policies()) return *rc;
@@ -83,6 +92,9 @@ int Daemon::run() {
   for (auto* inv : sources_.inventories()) watched.push_back(inv->path());
   FileWatch files(watched);
   start_watchers();
+  // Before the first apply: a hook asking before the first full sync is refused at once, and the
+  // hook quarantines; afterwards it gets its answer.
+  start_hook_socket();
   enforce();
   return loop(*status, files);
 }
@@ -94,6 +106,14 @@ std::optional<int> Daemon::build_sources() {
     return 2;
   }
   sources_.adopt(std::move(*made));
+  if (!lookup_ && !opts_.hook_socket.empty()) {
+    std::vector<std::string> engines;
+    for (const auto& spec : opts_.sources)
+      if (spec.kind == SourceSpec::Kind::docker) engines.push_back(spec.path);
+    // The list must answer well within the hook's deadline, or there is no time left to apply.
+    set_container_lookup(make_engine_lookup(std::move(engines),
+                                            std::chrono::milliseconds(opts_.hook_deadline_ms / 2)));
+  }
   return std::nullopt;
 }
 
@@ -164,6 +184,88 @@ void Daemon::enforce() {
   log::info("bulkheadd running", {{"sources", std::to_string(sources_.size())}});
 }
 
+void Daemon::start_hook_socket() {
+  if (opts_.hook_socket.empty()) return;
+  auto made = HookSocket::listen(opts_.hook_socket, time_, HookSocket::Limits{});
+  if (!made.ok()) {
+    publication_.remember_error(made.error().to_string());
+    log::error("hook socket not listening; hooks will act as if the daemon were not there",
+               {{"error", made.error().to_string()}});
+    return;
+  }
+  hook_ = std::move(*made);
+  hook_->attach(
+      watchers_->polls(), [this](const hook::HookRequest& r) { return answer_hook(r); },
+      [this](const std::string& result, const std::string& why) { hook_counted(result, why); });
+  log::info("hook socket listening", {{"path", opts_.hook_socket}});
+}
+
+void Daemon::pump_hook(int timeout_ms) {
+  std::vector<pollfd> fds;
+  watchers_->polls().fill(fds);
+  if (::poll(fds.data(), fds.size(), timeout_ms) > 0) watchers_->polls().dispatch(fds, 0);
+  if (hook_) hook_->expire();
+  if (reconciler_.has_due_work()) apply_due();
+}
+
+void Daemon::hook_counted(const std::string& result, const std::string& why) {
+  ++hook_results_[result];
+  publication_.hook_counted(result);
+  if (result == kHookMalformed || result == kHookDeniedPeer)
+    log::warn("hook request refused", {{"result", result}, {"why", why}});
+}
+
+hook::HookAnswer Daemon::answer_hook(const hook::HookRequest& request) {
+  using hook::HookAnswer;
+  using hook::Verdict;
+  const auto t0 = time_.now();
+  log::Fields f{{"container", request.id}, {"pid", std::to_string(request.pid)}};
+  auto answer = [&](HookAnswer a) {
+    f.emplace_back("verdict", std::string(hook::verdict_name(a.verdict)));
+    f.emplace_back(
+        "ms",
+        fmt::format("{:.2f}", std::chrono::duration<double, std::milli>(time_.now() - t0).count()));
+    if (!a.reason.empty()) f.emplace_back("reason", a.reason);
+    if (a.verdict == Verdict::kRefused)
+      log::warn("hook answered", f);
+    else
+      log::info("hook answered", f);
+    return a;
+  };
+  if (!gate_) return answer({Verdict::kRefused, "no start gate"});
+  // Before every source's first full list, a compile would remove the tables of endpoints that
+  // were simply not listed yet.
+  if (!sources_.ready()) return answer({Verdict::kRefused, "not yet synced with its sources"});
+  auto resolved = gate_->resolve(request);
+  if (auto* a = std::get_if<HookAnswer>(&resolved)) return answer(std::move(*a));
+  const std::string name = std::get<policy::Endpoint>(resolved).name;
+  f.emplace_back("endpoint", name);
+  refresh_desired();
+  auto it = reconciler_.endpoints().find(name);
+  if (it == reconciler_.endpoints().end()) {
+    const std::string why = registry_.plan_refused().empty()
+                                ? "endpoint " + name + " was not compiled"
+                                : "plan refused: " + registry_.plan_refused();
+    return answer({Verdict::kRefused, why});
+  }
+  // Unselected: nothing to install; the loop's apply removes a quarantine table left earlier.
+  if (!it->second.desired.table && it->second.desired.tc.empty())
+    return answer({Verdict::kUnselected, ""});
+  auto applied = reconciler_.apply_now(name);
+  if (!applied) return answer({Verdict::kRefused, "endpoint " + name + " vanished"});
+  publication_.applied(*applied);
+  if (!applied->status.ok())
+    return answer({Verdict::kRefused, "apply failed: " + applied->status.error().to_string()});
+  if (watchers_) watchers_->notify(*applied, reconciler_);
+  gate_->enforced_at_start(name);
+  publication_.endpoints(reconciler_, registry_.unenforceable().size());
+  const auto deadline = std::chrono::milliseconds(opts_.hook_deadline_ms);
+  // Applied is applied: past the deadline the hook may have given up, but the rules are in place.
+  if (time_.now() - t0 > deadline)
+    log::warn("hook answer later than its deadline", {{"endpoint", name}});
+  return answer({Verdict::kEnforced, ""});
+}
+
 void Daemon::reload() {
   auto attempt = PolicyState::load(opts_.policies);
   bool ok = attempt.candidate.has_value();
@@ -214,11 +316,29 @@ int Daemon::apply_due() {
     }
   }
   publication_.round_done(applied_any);
+  notify_ready_once_synced();
   publication_.endpoints(reconciler_, registry_.unenforceable().size());
   // Compiling and applying churn through short-lived allocations; hand the freed pages back so
   // the resident size reflects what the daemon keeps, not its peak.
   ::malloc_trim(0);
   return failed;
+}
+
+void Daemon::notify_ready_once_synced() {
+  if (ready_notified_) return;
+  // Synced, or every source that has not listed yet cannot reach its engine: at boot the engines
+  // are ordered after us, so waiting for their list would hold them back until a timeout. Nothing
+  // runs through an engine that is not up; what it starts later asks at the hook socket.
+  bool settled = synced_;
+  if (!settled) {
+    settled = true;
+    for (const auto& h : sources_.health()) settled = settled && (h.ready || !h.error.empty());
+  }
+  if (!settled) return;
+  // A no-op without systemd (no NOTIFY_SOCKET). Engines ordered after us start only now.
+  ::sd_notify(0, "READY=1");
+  ready_notified_ = true;
+  log::info("first full sync done; ready");
 }
 
 std::string Daemon::status_document() {
@@ -235,6 +355,8 @@ std::string Daemon::status_document() {
       .tamper = watchers_ ? &watchers_->tamper() : nullptr,
       .flow_log = watchers_ ? &watchers_->flow_log() : nullptr,
       .errors = publication_.errors(),
+      .gate = gate_.get(),
+      .hook_results = hook_ ? &hook_results_ : nullptr,
   });
 }
 
@@ -242,6 +364,8 @@ bool Daemon::refresh_desired(std::optional<PolicyState::Candidate> candidate) {
   auto gathered = sources_.gather();
   std::optional<Merged> merged;
   if (gathered) {
+    // Containers the hook told us about that no source lists yet.
+    if (gate_) gate_->merge_into(gathered->local);
     // Local endpoints only: remote ones carry the addresses their own node published.
     fill_addresses(gathered->local);
     merged = merge_endpoints(*gathered);
@@ -291,6 +415,12 @@ bool Daemon::refresh_desired(std::optional<PolicyState::Candidate> candidate) {
   registry_.set_plan_refused("");
   registry_.commit(merged->all, std::move(gathered->unenforceable));
   reconciler_.set_desired(*plan);
+  synced_ = true;
+  if (gate_) {
+    std::set<std::string> names;
+    for (const auto& [name, st] : reconciler_.endpoints()) names.insert(name);
+    gate_->keep_only(names);
+  }
   return accepted;
 }
 
@@ -336,6 +466,8 @@ Clock::duration Daemon::resync_interval() const {
 int Daemon::poll_timeout_ms() const {
   Clock::time_point next = next_resync_;
   if (auto retry = reconciler_.next_retry()) next = std::min(next, *retry);
+  if (hook_)
+    if (auto late = hook_->next_deadline()) next = std::min(next, *late);
   const auto left = std::chrono::ceil<std::chrono::milliseconds>(next - time_.now()).count();
   return static_cast<int>(std::clamp<decltype(left)>(left, 0, INT_MAX));
 }
@@ -386,7 +518,9 @@ int Daemon::loop(StatusSocket& status, FileWatch& files) {
       resync();
     }
     watchers_->polls().dispatch(fds, fixed.size());
+    if (hook_) hook_->expire();
     if (reconciler_.has_due_work()) apply_due();
+    notify_ready_once_synced();  // a first sync with nothing to apply
     if (w.status) {
       const auto t0 = time_.now();
       status.serve_one([this] { return status_document(); });

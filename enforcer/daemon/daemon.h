@@ -9,6 +9,8 @@
 
 #include <signal.h>
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +21,7 @@
 #include "enforcer/daemon/reconciler.h"
 #include "enforcer/daemon/registry.h"
 #include "enforcer/daemon/source_set.h"
+#include "enforcer/daemon/start_gate.h"
 #include "enforcer/daemon/time_source.h"
 #include "enforcer/daemon/watchers.h"
 #include "netlink/dataplane.h"
@@ -26,6 +29,7 @@
 namespace bulkhead::daemon {
 
 class FileWatch;
+class HookSocket;
 class StatusSocket;
 
 class Daemon {
@@ -43,6 +47,9 @@ class Daemon {
   int enforce_once();  // --once: the rest of the program
   std::optional<int> start_metrics();
   void start_watchers();
+  // --hook-socket: listens and registers it in the loop. A socket that cannot be made is logged,
+  // not fatal: hooks then find no daemon and quarantine (or refuse, as configured).
+  void start_hook_socket();
   void enforce();  // the first full apply of long-running mode
 
   // The loop's handlers.
@@ -51,6 +58,22 @@ class Daemon {
   void resync();           // the resync timer: read every table back, repair drift
   int apply_due();         // applies what is dirty and due; returns how many endpoints failed
   std::string status_document();
+  // A hook's request during a container's start (docs/daemon.md#the-hook-socket).
+  hook::HookAnswer answer_hook(const hook::HookRequest& request);
+  // One hook socket connection's result: counted for status and metrics.
+  void hook_counted(const std::string& result, const std::string& why);
+  const std::map<std::string, uint64_t>& hook_results() const { return hook_results_; }
+  // Whether the service manager was told READY=1: after the first compile over every source's
+  // full list and the apply round that followed (systemd Type=notify; engines start after).
+  bool ready_notified() const { return ready_notified_; }
+
+  // One round of the loop's polled descriptors (the hook socket and the watchers') and the hook's
+  // deadlines, for tests that drive the real socket without the whole loop.
+  void pump_hook(int timeout_ms);
+
+  // Tests: the gate's view of engines and namespaces (default: the --source docker sockets and
+  // the kernel).
+  void set_container_lookup(std::unique_ptr<ContainerLookup> lookup);
 
  private:
   // Compiles the policies over every source's endpoints and hands the plan to the reconciler.
@@ -60,6 +83,7 @@ class Daemon {
   bool reload_inventories();
   void policy_not_loaded(const std::string& problem);
   void note_source_change();
+  void notify_ready_once_synced();
   FlowLog::Context flow_context();
   int loop(StatusSocket& status, FileWatch& files);
   int poll_timeout_ms() const;
@@ -75,6 +99,12 @@ class Daemon {
   Publication publication_;
   std::unique_ptr<Watchers> watchers_;  // long-running mode
   Clock::time_point next_resync_{};
+  std::unique_ptr<ContainerLookup> lookup_;
+  std::unique_ptr<StartGate> gate_;
+  std::unique_ptr<HookSocket> hook_;
+  std::map<std::string, uint64_t> hook_results_;
+  bool synced_ = false;  // a plan over every source's full list reached the reconciler
+  bool ready_notified_ = false;
 };
 
 // SIGHUP, SIGTERM and SIGINT: the daemon reads them through a signalfd. main() blocks them before

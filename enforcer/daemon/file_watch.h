@@ -22,7 +22,7 @@ class FileWatch {
 
  private:
   int fd_ = -1;
-  std::set<std::string> files_;  // watched files, by absolute path
+  std::set<std::string> files_;                    // watched files, by absolute path
   std::vector<std::pair<int, std::string>> dirs_;  // watch descriptor -> directory
   std::set<std::string> whole_dirs_;  // directories given as paths: any *.yaml/*.yml change counts
 };

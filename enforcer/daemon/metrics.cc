@@ -82,7 +82,12 @@ Metrics::Metrics(std::unique_ptr<prometheus::Exposer> exposer)
                  .Name("bulkhead_denied_flows_total")
                  .Help("Packets of denied or would-deny new connections seen by the flow log "
                        "(rate-limited in the kernel)")
-                 .Register(*registry_)) {
+                 .Register(*registry_)),
+      hook_requests_(prometheus::BuildCounter()
+                         .Name("bulkhead_hook_requests_total")
+                         .Help("Connections to the hook socket by result (enforced, unselected, "
+                               "refused, malformed, denied_peer)")
+                         .Register(*registry_)) {
   exposer_->RegisterCollectable(registry_);
 }
 

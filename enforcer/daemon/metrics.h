@@ -43,6 +43,11 @@ class Metrics {
   // --cluster: whether etcd is reached (list, watch and publishing all healthy) and how many
   // remote endpoints are known. Registered on first use, so a daemon without --cluster has none.
   void set_cluster(bool connected, double remote_endpoints);
+  // One connection to the hook socket and how it ended: enforced, unselected, refused,
+  // malformed or denied_peer (bulkhead_hook_requests_total{result}).
+  void count_hook(const std::string& result) {
+    hook_requests_.Add({{"result", result}}).Increment();
+  }
 
  private:
   explicit Metrics(std::unique_ptr<prometheus::Exposer> exposer);
@@ -60,6 +65,7 @@ class Metrics {
   prometheus::Counter& reloads_failed_;
   prometheus::Family<prometheus::Gauge>& dropped_;
   prometheus::Family<prometheus::Counter>& flows_;
+  prometheus::Family<prometheus::Counter>& hook_requests_;
   std::map<std::string, std::vector<prometheus::Counter*>> flow_series_;  // by endpoint
   prometheus::Gauge* cluster_connected_ = nullptr;
   prometheus::Gauge* cluster_remote_ = nullptr;

@@ -94,6 +94,10 @@ std::optional<Options> parse_options(int argc, char** argv, bool* help) {
       "log-format", po::value(&o.log_format)->default_value(o.log_format), "text or json")(
       "resync-interval", po::value(&o.resync_interval_s)->default_value(o.resync_interval_s),
       "seconds between full drift checks")(
+      "hook-socket", po::value(&o.hook_socket)->default_value(o.hook_socket),
+      "unix socket bulkhead-hook asks during a container's start, or none")(
+      "hook-deadline", po::value(&o.hook_deadline_ms)->default_value(o.hook_deadline_ms),
+      "milliseconds within which the hook is answered (100..60000)")(
       "cluster", po::value(&cluster),
       "etcd:URL[,URL...]: share endpoint membership with other hosts through etcd "
       "(http:// or https://HOST:PORT; docs/cluster.md)")(
@@ -133,6 +137,11 @@ std::optional<Options> parse_options(int argc, char** argv, bool* help) {
     }
   }
   if (!parse_cluster(cluster, vm, o.cluster)) return std::nullopt;
+  if (o.hook_socket == "none") o.hook_socket.clear();
+  if (o.hook_deadline_ms < 100 || o.hook_deadline_ms > 60000) {
+    std::cerr << "bulkheadd: --hook-deadline must be 100..60000 milliseconds\n";
+    return std::nullopt;
+  }
   if (o.resync_interval_s < 1) {
     std::cerr << "bulkheadd: --resync-interval must be at least 1 second\n";
     return std::nullopt;

@@ -36,6 +36,9 @@ struct Options {
   std::string log_level = "info";
   std::string log_format = "text";
   int resync_interval_s = 30;
+  // bulkhead-hook's socket (docs/daemon.md#the-hook-socket); "none" (stored as "") turns it off.
+  std::string hook_socket = "/run/bulkhead/hook.sock";
+  int hook_deadline_ms = 2000;  // the hook's answer comes within this
   ClusterOptions cluster;
 };
 

@@ -43,6 +43,10 @@ class Publication {
   void cluster(ClusterSource* cluster);
   // One packet the flow log read, under each deciding policy (bulkhead_denied_flows_total).
   void flow_counted(const FlowRecord& r);
+  // A hook socket connection's result (bulkhead_hook_requests_total).
+  void hook_counted(const std::string& result) {
+    if (metrics_) metrics_->count_hook(result);
+  }
 
  private:
   const TimeSource& time_;

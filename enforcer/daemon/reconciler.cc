@@ -26,6 +26,13 @@ std::vector<RuleCounter> read_counters(const policy::NftTable& seen) {
 
 }  // namespace
 
+bool is_quarantine_table(const policy::NftTable& table) {
+  for (const auto& chain : table.chains)
+    for (const auto& r : chain.rules)
+      if (r.comment == kQuarantineComment) return true;
+  return false;
+}
+
 size_t counted_rules(const policy::NftTable& table) {
   size_t n = 0;
   for (const auto& chain : table.chains)
@@ -92,20 +99,40 @@ std::vector<ApplyOutcome> Reconciler::apply_dirty() {
   const auto now = time_.now();
   for (auto& [name, st] : endpoints_) {
     if (!st.dirty || st.retry_at > now) continue;
-    const auto t0 = time_.now();
-    netlink::ApplyOutcome change;
-    Status s = dp_.apply(st.desired, &change);
-    const double ms = ms_since(time_, t0);
-    if (s.ok()) {
-      applied(st, change, ms);
-    } else {
-      ++st.failures;
-      st.retry_at = now + backoff(st.failures);
-      st.last_error = s.error().to_string();
-    }
-    out.push_back({name, st.desired.netns, false, s, ms});
+    out.push_back(apply_one(name, st, now));
   }
   return out;
+}
+
+std::optional<ApplyOutcome> Reconciler::apply_now(const std::string& name) {
+  auto it = endpoints_.find(name);
+  if (it == endpoints_.end()) return std::nullopt;
+  EndpointState& st = it->second;
+  if (st.applied && !st.dirty) return ApplyOutcome{name, st.desired.netns, false, Status{}, 0};
+  return apply_one(name, st, time_.now());
+}
+
+ApplyOutcome Reconciler::apply_one(const std::string& name, EndpointState& st,
+                                   Clock::time_point now) {
+  const auto t0 = time_.now();
+  // A namespace we never wrote to may hold the hook's quarantine table: status says so, and the
+  // apply below replaces it (atomic replace) or, for an unselected endpoint, removes it.
+  if (!st.applied && st.failures == 0) {
+    auto seen = dp_.observe(st.desired.netns);
+    if (seen.ok() && seen->table && is_quarantine_table(*seen->table))
+      st.started_quarantined = true;
+  }
+  netlink::ApplyOutcome change;
+  Status s = dp_.apply(st.desired, &change);
+  const double ms = ms_since(time_, t0);
+  if (s.ok()) {
+    applied(st, change, ms);
+  } else {
+    ++st.failures;
+    st.retry_at = now + backoff(st.failures);
+    st.last_error = s.error().to_string();
+  }
+  return {name, st.desired.netns, false, s, ms};
 }
 
 std::vector<std::string> Reconciler::check_drift() {

@@ -44,7 +44,15 @@ struct EndpointState {
   WallClock::time_point last_apply{};
   double last_apply_ms = 0;
   CounterReading counters;
+  // Before its first apply, the namespace held a quarantine table (the hook's, when the daemon
+  // was not there to answer): the apply replaced or removed it.
+  bool started_quarantined = false;
 };
+
+// The comment on the final drop rule of a quarantine table (policy/plan/quarantine.h, installed by
+// bulkhead-hook when the daemon does not answer), which tells it from a compiled table.
+inline constexpr const char* kQuarantineComment = "bulkhead quarantine";
+bool is_quarantine_table(const policy::NftTable& table);
 
 struct ApplyOutcome {
   std::string endpoint;
@@ -78,6 +86,10 @@ class Reconciler {
   // Applies every dirty endpoint that is due, each independently: one failure never blocks the
   // others. Failed endpoints are retried with exponential backoff (250 ms doubling to 30 s).
   std::vector<ApplyOutcome> apply_dirty();
+  // Applies one endpoint now, retry deadline or not (the start gate, while a container's start
+  // waits). An endpoint already applied and clean is not touched: its outcome is a success.
+  // nullopt when the endpoint is unknown.
+  std::optional<ApplyOutcome> apply_now(const std::string& name);
   // Reads back every applied endpoint, keeps the counters of those in sync and marks those whose
   // kernel state differs from the plan dirty. Returns their names.
   std::vector<std::string> check_drift();
@@ -93,6 +105,7 @@ class Reconciler {
 
  private:
   void applied(EndpointState& st, const netlink::ApplyOutcome& change, double ms);
+  ApplyOutcome apply_one(const std::string& name, EndpointState& st, Clock::time_point now);
 
   netlink::Dataplane& dp_;
   const TimeSource& time_;

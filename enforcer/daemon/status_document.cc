@@ -119,6 +119,10 @@ Json endpoint_json(const std::string& name, const EndpointState& st, const Statu
                         {"restore_ms", round_ms(r->second.last_restore_ms)}};
     }
   }
+  // Whether the rules were in place before the container's process ran (the hook asked and was
+  // answered "enforced"), or came after it started (events, the list, a resync).
+  e["enforced_at"] = v.gate && v.gate->was_enforced_at_start(name) ? "start" : "after";
+  e["started_quarantined"] = st.started_quarantined;
   e["error"] = st.last_error;
   e["last_apply"] = iso_time(st.last_apply);
   e["apply_ms"] = round_ms(st.last_apply_ms);
@@ -188,6 +192,7 @@ std::string status_document(const StatusView& v) {
     srcs.push_back({{"name", s.name}, {"ready", s.ready}, {"error", s.error}});
   doc.member("sources", srcs);
   doc.member("flows", flows_json(v.flow_log));
+  if (v.hook_results) doc.member("hook", {{"requests", *v.hook_results}});
   doc.member("errors", v.errors);
   return doc.close();
 }

@@ -4,7 +4,9 @@
 // so a status request never holds back an apply.
 #pragma once
 
+#include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +17,7 @@
 #include "enforcer/daemon/reconciler.h"
 #include "enforcer/daemon/registry.h"
 #include "enforcer/daemon/source_set.h"
+#include "enforcer/daemon/start_gate.h"
 #include "enforcer/daemon/tamper_watch.h"
 #include "enforcer/sources/cluster/source.h"
 
@@ -31,6 +34,10 @@ struct StatusView {
   const TamperWatch* tamper = nullptr;                  // long-running mode only
   const FlowLog* flow_log = nullptr;                    // long-running mode only
   const std::deque<std::string>& errors;
+  const StartGate* gate = nullptr;  // with a hook socket
+  // The hook socket's results so far, by result (enforced, unselected, refused, malformed,
+  // denied_peer); null without a hook socket.
+  const std::map<std::string, uint64_t>* hook_results = nullptr;
 };
 
 // Pretty-printed JSON ending with a newline.

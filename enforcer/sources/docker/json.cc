@@ -173,6 +173,9 @@ Result<std::vector<ContainerRef>> parse_container_list(std::string_view text) {
     auto names = r.strings(c, "Names", path);
     if (!names.empty()) ref.name = strip_slash(names.front());
     ref.state = r.string(c, "State", path);
+    ref.labels = r.string_map(c, "Labels", path);
+    ref.network_mode =
+        r.string(r.member(c, "HostConfig", path), "NetworkMode", path + ".HostConfig");
     if (r.failed()) return r.error();
     if (ref.id.empty()) return make_error("docker list", path + ".Id: empty");
     out.push_back(std::move(ref));

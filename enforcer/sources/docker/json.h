@@ -20,6 +20,9 @@ struct ContainerRef {
   std::string id;
   std::string name;   // the first of Names, without the leading '/'
   std::string state;  // "running", "created", "paused", ... ("" when the engine omits it)
+  // The list carries these too: the start gate reads them while an inspect would block.
+  policy::Labels labels;
+  std::string network_mode;  // HostConfig.NetworkMode, "" when absent
 };
 
 // `GET /containers/{id}/json`, reduced to what an endpoint needs.

@@ -1,0 +1,95 @@
+// The start gate: how bulkheadd answers bulkhead-hook while a container's start waits for it
+// (issue "born enforced", docs/daemon.md#the-hook-socket). It works out the container's endpoint
+// WITHOUT inspecting it (the engine holds an inspect of a starting container until its hooks
+// return): labels from the engine's container list filtered by id, addresses from inside
+// /proc/<pid>/ns/net. The daemon then adds it to what it compiles and applies it at once.
+//
+// The gate holds such an endpoint only until a source lists the same container; by then it has
+// the same name, namespace and addresses, so the plan is unchanged and nothing is re-applied.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/result.h"
+#include "enforcer/daemon/time_source.h"
+#include "enforcer/hook/protocol.h"
+#include "policy/model/endpoint.h"
+
+namespace bulkhead::daemon {
+
+// One container as the engine's list shows it.
+struct ListedContainer {
+  std::string id;
+  std::string name;
+  policy::Labels labels;
+};
+
+// A namespace seen from inside.
+struct NamespaceView {
+  uint64_t inode = 0;
+  bool host = false;  // the host's own namespace (network_mode host): never programmed
+  std::vector<policy::IpAddr> addresses;
+};
+
+// The two questions the gate asks the outside world; the engine and the kernel for real, fakes in
+// tests.
+class ContainerLookup {
+ public:
+  virtual ~ContainerLookup() = default;
+  // The container with this id from the engine's list; nullopt when the list lacks it.
+  virtual Result<std::optional<ListedContainer>> listed(const std::string& id) = 0;
+  // The namespace of `pid`. An error when the process or its namespace is gone.
+  virtual Result<NamespaceView> namespace_of(int64_t pid) = 0;
+  // The inode of /proc/<pid>/ns/net now, 0 when the process is gone (cheap: a stat).
+  virtual uint64_t inode_of(int64_t pid) = 0;
+};
+
+// The Engine API's list (`GET /containers/json?all=1&filters={"id":[ID]}`) over each given
+// socket in turn (Docker, or Podman's compatible service), and the kernel for namespaces.
+std::unique_ptr<ContainerLookup> make_engine_lookup(std::vector<std::string> sockets,
+                                                    std::chrono::milliseconds timeout);
+
+// The list's query for one id (exposed for tests).
+std::string list_target(const std::string& id);
+
+class StartGate {
+ public:
+  explicit StartGate(ContainerLookup& lookup) : lookup_(lookup) {}
+
+  // The endpoint for a request, or the answer when there is none to apply: refused when the list
+  // or the namespace cannot be read, unselected for the host's namespace.
+  std::variant<policy::Endpoint, hook::HookAnswer> resolve(const hook::HookRequest& r);
+  // Holds an endpoint until a source lists it (see merge_into).
+  void admit(const policy::Endpoint& ep, int64_t pid, uint64_t inode);
+  // Called on every compile: adds the held endpoints that no source lists yet; forgets those a
+  // source lists now (the same name) and those whose process has gone or whose namespace changed.
+  void merge_into(policy::Endpoints& local);
+  size_t held() const { return held_.size(); }
+
+  // Endpoints whose rules were in place when the hook asked (status "enforced_at": "start").
+  void enforced_at_start(const std::string& name) { at_start_.insert(name); }
+  bool was_enforced_at_start(const std::string& name) const { return at_start_.count(name) > 0; }
+  // Keeps only the names still known, so the set does not grow with every container ever seen.
+  void keep_only(const std::set<std::string>& names);
+
+ private:
+  struct Held {
+    policy::Endpoint endpoint;
+    int64_t pid = 0;
+    uint64_t inode = 0;
+  };
+  ContainerLookup& lookup_;
+  std::map<std::string, Held> held_;  // by endpoint name
+  std::set<std::string> at_start_;
+};
+
+}  // namespace bulkhead::daemon
