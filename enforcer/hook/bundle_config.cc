@@ -38,7 +38,8 @@ Result<std::string> add_prestart_hook(std::string_view config_json, const HookEn
   nlohmann::json entry = {{"path", hook.path}, {"args", hook.args}};
   if (hook.timeout_seconds > 0) entry["timeout"] = hook.timeout_seconds;
   prestart.insert(prestart.begin() + static_cast<std::ptrdiff_t>(insert_at), std::move(entry));
-  return j.dump();
+  // replace: never throw on odd UTF-8 (the parser validates it; this is belt and braces).
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace bulkhead::hook
