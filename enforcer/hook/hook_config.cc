@@ -8,11 +8,26 @@
 namespace bulkhead::hook {
 namespace {
 
-nlohmann::json docker_json(const std::string& runtime_path) {
-  return {{"runtimes", {{"bulkhead", {{"path", runtime_path}}}}}, {"default-runtime", "bulkhead"}};
+// The runtime entry; hook options reach bulkhead-hook through the wrapper's --hook-arg.
+nlohmann::json docker_runtime(const std::string& runtime_path,
+                              const std::vector<std::string>& hook_args) {
+  nlohmann::json rt = {{"path", runtime_path}};
+  if (!hook_args.empty()) {
+    std::vector<std::string> args;
+    for (const auto& a : hook_args) args.push_back("--hook-arg=" + a);
+    rt["runtimeArgs"] = args;
+  }
+  return rt;
 }
 
-int install_docker(const std::string& path, const std::string& runtime_path) {
+nlohmann::json docker_json(const std::string& runtime_path,
+                           const std::vector<std::string>& hook_args) {
+  return {{"runtimes", {{"bulkhead", docker_runtime(runtime_path, hook_args)}}},
+          {"default-runtime", "bulkhead"}};
+}
+
+int install_docker(const std::string& path, const std::string& runtime_path,
+                   const std::vector<std::string>& hook_args) {
   nlohmann::json current = nlohmann::json::object();
   if (auto text = read_file(path, 1 << 20); text) {
     current = nlohmann::json::parse(*text, nullptr, false);
@@ -25,7 +40,7 @@ int install_docker(const std::string& path, const std::string& runtime_path) {
     return 1;
   }
   // Only our keys change; other runtimes and settings stay.
-  current["runtimes"]["bulkhead"] = {{"path", runtime_path}};
+  current["runtimes"]["bulkhead"] = docker_runtime(runtime_path, hook_args);
   current["default-runtime"] = "bulkhead";
   if (auto s = write_file_atomic(path, current.dump(2) + "\n"); !s) {
     std::fprintf(stderr, "%s\n", s.error().to_string().c_str());
@@ -37,22 +52,26 @@ int install_docker(const std::string& path, const std::string& runtime_path) {
 
 }  // namespace
 
-std::string docker_config(const std::string& runtime_path) {
-  return docker_json(runtime_path).dump(2) + "\n";
+std::string docker_config(const std::string& runtime_path,
+                          const std::vector<std::string>& hook_args) {
+  return docker_json(runtime_path, hook_args).dump(2) + "\n";
 }
 
-std::string podman_hook_json(const std::string& hook_path) {
-  const nlohmann::json j = {
-      {"version", "1.0.0"},
-      {"hook", {{"path", hook_path}, {"args", {"bulkhead-hook", "--engine", "podman"}}}},
-      {"when", {{"always", true}}},
-      {"stages", {"createRuntime"}}};
+std::string podman_hook_json(const std::string& hook_path,
+                             const std::vector<std::string>& hook_args) {
+  std::vector<std::string> args = {"bulkhead-hook", "--engine", "podman"};
+  args.insert(args.end(), hook_args.begin(), hook_args.end());
+  const nlohmann::json j = {{"version", "1.0.0"},
+                            {"hook", {{"path", hook_path}, {"args", args}}},
+                            {"when", {{"always", true}}},
+                            {"stages", {"createRuntime"}}};
   return j.dump(2) + "\n";
 }
 
 int run_config(const std::vector<std::string>& args) {
   std::string engine, install, hook = self_dir() + "/bulkhead-hook",
                                runtime = self_dir() + "/bulkhead-runtime";
+  std::vector<std::string> hook_args;
   bool do_install = false;
   for (size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -64,6 +83,8 @@ int run_config(const std::vector<std::string>& args) {
       if (has_value) install = args[++i];
     } else if (a == "--hook" && has_value) {
       hook = args[++i];
+    } else if (a.rfind("--hook-arg=", 0) == 0) {
+      hook_args.push_back(a.substr(11));
     } else if (a == "--runtime" && has_value) {
       runtime = args[++i];
     } else {
@@ -74,17 +95,18 @@ int run_config(const std::vector<std::string>& args) {
   if (engine.empty()) {
     std::fprintf(stderr,
                  "usage: bulkhead-hook config docker|podman [--install [PATH]] [--hook PATH] "
-                 "[--runtime PATH]\n");
+                 "[--runtime PATH] [--hook-arg=ARG]...\n");
     return 2;
   }
   if (engine == "docker") {
     if (!do_install) {
-      std::fputs(docker_config(runtime).c_str(), stdout);
+      std::fputs(docker_config(runtime, hook_args).c_str(), stdout);
       return 0;
     }
-    return install_docker(install.empty() ? "/etc/docker/daemon.json" : install, runtime);
+    return install_docker(install.empty() ? "/etc/docker/daemon.json" : install, runtime,
+                          hook_args);
   }
-  const std::string text = podman_hook_json(hook);
+  const std::string text = podman_hook_json(hook, hook_args);
   if (!do_install) {
     std::fputs(text.c_str(), stdout);
     return 0;

@@ -6,6 +6,7 @@
 //   bulkhead-hook [--socket PATH] [--timeout MS] [--on-failure quarantine|refuse|allow]
 //                 [--engine docker|podman|oci]      (state on stdin)
 //   bulkhead-hook config docker|podman [--install [PATH]] [--hook PATH] [--runtime PATH]
+//                 [--hook-arg=ARG]...
 #include <unistd.h>
 
 #include <chrono>
@@ -38,7 +39,7 @@ int usage() {
                "usage: bulkhead-hook [--socket PATH] [--timeout MS] "
                "[--on-failure quarantine|refuse|allow] [--engine docker|podman|oci] < state\n"
                "       bulkhead-hook config docker|podman [--install [PATH]] [--hook PATH] "
-               "[--runtime PATH]\n");
+               "[--runtime PATH] [--hook-arg=ARG]...\n");
   return 2;
 }
 
