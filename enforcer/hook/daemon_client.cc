@@ -8,13 +8,12 @@
 
 #include <cerrno>
 #include <cstring>
-#include <nlohmann/json.hpp>
 
 namespace bulkhead::hook {
 namespace {
 
 // The protocol's bound on a line; an answer longer than this is malformed.
-constexpr size_t kMaxLine = 4096;
+constexpr size_t kMaxLine = kMaxAnswerBytes;
 
 using Clock = std::chrono::steady_clock;
 
@@ -108,34 +107,18 @@ Result<std::string> read_line(int fd, Clock::time_point deadline) {
 }  // namespace
 
 std::string request_line(const OciState& st, const std::string& engine) {
-  const nlohmann::json j = {{"version", 1}, {"id", st.id}, {"pid", st.pid}, {"engine", engine}};
-  return j.dump() + "\n";
+  return render_request(HookRequest{st.id, st.pid, engine});
 }
 
-Result<Answer> parse_answer(const std::string& line) {
-  const std::string op = "read answer";
-  const auto j = nlohmann::json::parse(line, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return make_error(op, "not a JSON object");
-  const auto v = j.find("verdict");
-  if (v == j.end() || !v->is_string()) return make_error(op, "no string \"verdict\"");
-  Answer a;
-  const std::string verdict = v->get<std::string>();
-  if (verdict == "enforced") {
-    a.verdict = Verdict::enforced;
-  } else if (verdict == "unselected") {
-    a.verdict = Verdict::unselected;
-  } else if (verdict == "refused") {
-    a.verdict = Verdict::refused;
-  } else {
-    return make_error(op, "unknown verdict");
-  }
-  if (const auto r = j.find("reason"); r != j.end() && r->is_string())
-    a.reason = r->get<std::string>();
-  return a;
+Result<HookAnswer> read_answer(const std::string& line) {
+  std::string why;
+  auto a = parse_answer(line, &why);
+  if (!a) return make_error("read answer", why);
+  return *a;
 }
 
-Result<Answer> ask_daemon(const std::string& socket_path, const OciState& st,
-                          const std::string& engine, std::chrono::milliseconds timeout) {
+Result<HookAnswer> ask_daemon(const std::string& socket_path, const OciState& st,
+                              const std::string& engine, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (fd.get() < 0) return make_error("hook socket", "socket", errno);
@@ -144,7 +127,7 @@ Result<Answer> ask_daemon(const std::string& socket_path, const OciState& st,
   if (auto s = send_all(fd.get(), request_line(st, engine), deadline); !s) return s.error();
   auto line = read_line(fd.get(), deadline);
   if (!line) return line.error();
-  return parse_answer(*line);
+  return read_answer(*line);
 }
 
 }  // namespace bulkhead::hook

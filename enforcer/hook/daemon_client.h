@@ -7,25 +7,19 @@
 
 #include "common/result.h"
 #include "enforcer/hook/oci_state.h"
+#include "enforcer/hook/protocol.h"
 
 namespace bulkhead::hook {
 
-enum class Verdict { enforced, unselected, refused };
-
-struct Answer {
-  Verdict verdict = Verdict::refused;
-  std::string reason;
-};
-
-// The request line, '\n' included.
+// The request line, '\n' included (protocol.h's render_request).
 std::string request_line(const OciState& st, const std::string& engine);
-// The daemon's answer line (without or with its '\n'); anything but a known verdict is an error.
-Result<Answer> parse_answer(const std::string& line);
+// The daemon's answer line (protocol.h's parse_answer); anything else is an error.
+Result<HookAnswer> read_answer(const std::string& line);
 
 // Connects to `socket_path`, checks that the peer is root (a socket planted by another user is
 // not the daemon), sends the request and reads one answer line, all within `timeout`. Any error
 // (absent socket, refused connection, timeout, a malformed answer) means "daemon not there".
-Result<Answer> ask_daemon(const std::string& socket_path, const OciState& st,
-                          const std::string& engine, std::chrono::milliseconds timeout);
+Result<HookAnswer> ask_daemon(const std::string& socket_path, const OciState& st,
+                              const std::string& engine, std::chrono::milliseconds timeout);
 
 }  // namespace bulkhead::hook

@@ -131,7 +131,7 @@ int run_hook(const Options& o) {
   if (!st) return fail(o, st, st.error().to_string());
   auto answer = ask_daemon(o.socket, *st, o.engine, std::chrono::milliseconds(o.timeout_ms));
   if (!answer) return fail(o, st, "bulkheadd not there: " + answer.error().to_string());
-  if (answer->verdict == Verdict::refused)
+  if (answer->verdict == Verdict::kRefused)
     return fail(o, st, "bulkheadd refused: " + answer->reason);
   return 0;
 }

@@ -6,17 +6,7 @@
 
 namespace bulkhead::hook {
 
-bool valid_container_id(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (char c : id) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '.' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-bool valid_pid(long long pid) { return pid >= 1 && pid <= 4194304; }
+bool valid_pid(long long pid) { return pid >= 1 && pid <= kMaxPid; }
 
 Result<OciState> parse_oci_state(std::string_view text) {
   const std::string op = "read OCI state";

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "common/result.h"
+#include "enforcer/hook/protocol.h"
 
 namespace bulkhead::hook {
 
@@ -19,8 +20,8 @@ struct OciState {
   std::string bundle;  // informational; may be empty
 };
 
-// Valid per HOOK-PROTOCOL.md's request rules, so anything accepted here can be sent as is.
-bool valid_container_id(std::string_view id);
+// Valid per HOOK-PROTOCOL.md's request rules (protocol.h's valid_container_id and kMaxPid), so
+// anything accepted here can be sent as is.
 bool valid_pid(long long pid);
 
 // A JSON object with string `id` and integer `pid`; other fields are ignored. Errors say which

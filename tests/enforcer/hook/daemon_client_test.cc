@@ -8,22 +8,24 @@ namespace bulkhead::hook {
 namespace {
 
 TEST(DaemonClient, RequestLine) {
-  EXPECT_EQ(request_line({"abc", 42, "/b"}, "docker"),
-            "{\"engine\":\"docker\",\"id\":\"abc\",\"pid\":42,\"version\":1}\n");
+  const std::string line = request_line({"abc", 42, "/b"}, "docker");
+  std::string why;
+  const auto req = parse_request(line, &why);
+  ASSERT_TRUE(req) << why;
+  EXPECT_EQ(*req, (HookRequest{"abc", 42, "docker"}));
+  EXPECT_EQ(line.back(), '\n');
 }
 
 TEST(DaemonClient, Answers) {
-  auto a = parse_answer(R"({"version":1,"verdict":"enforced","reason":""})");
-  ASSERT_TRUE(a.ok());
-  EXPECT_EQ(a->verdict, Verdict::enforced);
-  a = parse_answer(R"({"version":1,"verdict":"refused","reason":"compile failed"})");
-  ASSERT_TRUE(a.ok());
-  EXPECT_EQ(a->verdict, Verdict::refused);
+  auto a = read_answer(R"({"version":1,"verdict":"enforced","reason":""})");
+  ASSERT_TRUE(a.ok()) << a.error().to_string();
+  EXPECT_EQ(a->verdict, Verdict::kEnforced);
+  a = read_answer(R"({"version":1,"verdict":"refused","reason":"compile failed"})");
+  ASSERT_TRUE(a.ok()) << a.error().to_string();
+  EXPECT_EQ(a->verdict, Verdict::kRefused);
   EXPECT_EQ(a->reason, "compile failed");
-  EXPECT_EQ(parse_answer(R"({"verdict":"unselected"})")->verdict, Verdict::unselected);
-  EXPECT_FALSE(parse_answer(R"({"verdict":"ok"})").ok());
-  EXPECT_FALSE(parse_answer(R"({"verdict":1})").ok());
-  EXPECT_FALSE(parse_answer("garbage").ok());
+  EXPECT_FALSE(read_answer(R"({"version":1,"verdict":"ok","reason":""})").ok());
+  EXPECT_FALSE(read_answer("garbage").ok());
 }
 
 TEST(DaemonClient, AbsentSocketIsAnErrorAtOnce) {
