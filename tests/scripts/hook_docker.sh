@@ -4,6 +4,8 @@
 # connects; each probe is the container's very first act.
 #   bulkheadd absent: a deny-egress container starts quarantined (peer blocked, loopback works), an
 #     unselected one too; the same deny container under plain runc connects (the control);
+#   a burst of $BULKHEAD_HOOK_BURST (30) deny containers started at once: none reaches the peer
+#     at its first act, a plain runc control started among them does;
 #   bulkheadd started: the quarantined one gets its real table, the unselected one is released
 #     (connects), no quarantine table is left;
 #   the wrapper passes other commands and exit codes through: a --runtime runc container works,
@@ -116,6 +118,29 @@ has_no_table hk-control-1 || fail "hk-control-1 (plain runc) has a table"
 pkts=$(table_text hk-deny-1 | awk '/chain egress/{e=1} e && /bulkhead quarantine/{print $3; exit}')
 [ "${pkts:-0}" -gt 0 ] || fail "the quarantine drop counted nothing: $(table_text hk-deny-1)"
 
+burst=${BULKHEAD_HOOK_BURST:-30}
+step "a burst of $burst deny containers at once, bulkheadd absent; a plain runc control among them"
+run_one() {  # NAME [docker run options]
+  local name=$1
+  shift
+  dk run -d --name "$name" --network "$net" --label app=sandbox "$@" "$DOCKER_IMAGE" \
+    sh -c "$first_act" >/dev/null 2>&1 || echo "docker run $name failed" >&2
+}
+export -f run_one dk
+export ENGINE net DOCKER_IMAGE first_act
+{
+  seq -f 'hk-burst-%03g' 1 "$burst"
+  echo "hk-burst-control --runtime runc"
+} | xargs -P 10 -L 1 bash -c 'run_one "$@"' _
+connected=0
+for ((i = 1; i <= burst; i++)); do
+  c=$(printf 'hk-burst-%03d' "$i")
+  wait_for 10 has_verdicts "$c" || fail "$c printed no verdict: $(dk logs "$c" 2>&1 | tail -3)"
+  [ "$(verdicts "$c")" = "LOOPBACK_OK PEER_BLOCKED " ] || connected=$((connected + 1))
+done
+[ "$connected" = 0 ] || fail "$connected of $burst burst containers reached the peer at their first act"
+expect_verdicts hk-burst-control "LOOPBACK_OK PEER_CONNECTED "
+
 step "bulkheadd started: real tables replace quarantine, the unselected one is released"
 "$build/bulkheadd" --policy "$ENGINE/policy.yaml" --source "docker:$ENGINE/docker.sock" \
   --status-socket "$sock" --log-format json >>"$log" 2>&1 &
@@ -128,8 +153,9 @@ tcp_probe "$(container_pid hk-free-1)" "$peer" 80 || die "released hk-free-1 can
 rc=0
 tcp_probe "$(container_pid hk-deny-1)" "$peer" 80 || rc=$?
 [ "$rc" != 0 ] || die "hk-deny-1 reaches the peer under its real table"
+not_quarantined() { ! is_quarantined "$1"; }
 for c in $(dk ps -q); do
-  ! is_quarantined "$c" || die "a quarantine table is left in $c"
+  wait_for 15 not_quarantined "$c" || die "a quarantine table is left in $c"
 done
 
 step "the wrapper passes other commands and exit codes through"
