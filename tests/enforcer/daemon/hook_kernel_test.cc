@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -81,12 +82,8 @@ class HookKernelTest : public ::testing::Test {
     opts.status_socket = (dir / "status.sock").string();
     opts.hook_socket = (dir / "run" / "hook.sock").string();
     ns = nets.add("web");
-    std::string out;
-    ASSERT_EQ(sh("ip -n " + ns + " link add eth0 type dummy && ip -n " + ns +
-                     " addr add 198.18.7.2/24 dev eth0 && ip -n " + ns + " link set eth0 up",
-                 &out),
-              0)
-        << out;
+    peer = nets.add("peer");
+    nets.link(ns, "198.18.7.2/24", peer, "198.18.7.1/24");
     // The "container's" init process: a sleeper inside the namespace.
     child = ::fork();
     ASSERT_GE(child, 0);
@@ -145,6 +142,7 @@ class HookKernelTest : public ::testing::Test {
   std::unique_ptr<Daemon> d;
   TestNamespaces nets;
   std::string ns;
+  std::string peer;
   pid_t child = -1;
 };
 
@@ -172,9 +170,14 @@ TEST_F(HookKernelTest, RequestGetsEnforcedAndTheTableIsInTheKernel) {
 }
 
 TEST_F(HookKernelTest, NonRootPeerIsRefusedAndCounted) {
-  pid_t peer = ::fork();
-  ASSERT_GE(peer, 0);
-  if (peer == 0) {
+  // The file modes (directory 0700, socket 0600) already keep others out; open them up so that the
+  // peer check, the last line, is what is tested.
+  ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod((dir / "run").c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(opts.hook_socket.c_str(), 0666), 0);
+  pid_t client = ::fork();
+  ASSERT_GE(client, 0);
+  if (client == 0) {
     if (::setgid(65534) != 0 || ::setuid(65534) != 0) _exit(3);
     const std::string got =
         ask(opts.hook_socket, R"({"version":1,"id":"idweb","pid":1,"engine":"docker"})"
@@ -183,7 +186,7 @@ TEST_F(HookKernelTest, NonRootPeerIsRefusedAndCounted) {
   }
   pump_until([&] { return count("denied_peer") > 0; }, 3s);
   int status = 0;
-  ASSERT_EQ(::waitpid(peer, &status, 0), peer);
+  ASSERT_EQ(::waitpid(client, &status, 0), client);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_EQ(count("denied_peer"), 1u);
   EXPECT_EQ(count("enforced"), 0u);
