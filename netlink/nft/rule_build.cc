@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace bulkhead::netlink {
 namespace {
@@ -233,26 +234,24 @@ Result<int> build_allow(const Context& c) {
   return NF_ACCEPT;
 }
 
-// One builder per kind of rule, as nft's netlink_linearize.c has one per statement.
+using Builder = Result<int> (*)(const Context&);
+
+// One builder per kind of rule, as nft's netlink_linearize.c has one per statement. A kind
+// missing here fails its apply as "unknown rule kind"; the kernel tests build every kind.
+constexpr std::pair<RuleKind, Builder> kBuilders[] = {
+    {RuleKind::ct_established_accept, build_ct_established_accept},
+    {RuleKind::ct_invalid_drop, build_ct_invalid_drop},
+    {RuleKind::loopback_accept, build_loopback_accept},
+    {RuleKind::icmpv6_nd_accept, build_icmpv6_nd_accept},
+    {RuleKind::allow, build_allow},
+    {RuleKind::final_drop, build_final_drop},
+    {RuleKind::log, build_log},
+    {RuleKind::final_accept, build_final_accept},
+};
+
 Result<int> build_kind(const Context& c) {
-  switch (c.rule.kind) {
-    case RuleKind::ct_established_accept:
-      return build_ct_established_accept(c);
-    case RuleKind::ct_invalid_drop:
-      return build_ct_invalid_drop(c);
-    case RuleKind::loopback_accept:
-      return build_loopback_accept(c);
-    case RuleKind::icmpv6_nd_accept:
-      return build_icmpv6_nd_accept(c);
-    case RuleKind::final_drop:
-      return build_final_drop(c);
-    case RuleKind::final_accept:
-      return build_final_accept(c);
-    case RuleKind::log:
-      return build_log(c);
-    case RuleKind::allow:
-      return build_allow(c);
-  }
+  for (const auto& [kind, build] : kBuilders)
+    if (kind == c.rule.kind) return build(c);
   return make_error(c.label, "unknown rule kind", EINVAL);
 }
 

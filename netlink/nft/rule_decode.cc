@@ -231,7 +231,7 @@ L4 to_l4(uint8_t proto, bool& ok) {
 // expressions are exactly what its builder writes, fills in `out`, or fails `d` saying why.
 
 // limit rate N/second burst B packets log prefix "..." group G, and nothing else.
-void decode_log(Decoded& d, policy::NftRule& out) {
+void decode_log(Decoded& d, bool, policy::NftRule& out) {
   if (!d.log || !d.limit || !d.limit_ok || d.verdict || d.counter || d.matches_packet() ||
       d.loopback || d.ct_mask)
     return d.fail("log rule");
@@ -243,14 +243,14 @@ void decode_log(Decoded& d, policy::NftRule& out) {
 }
 
 // ct state established,related accept
-void decode_ct_established_accept(Decoded& d, policy::NftRule& out) {
+void decode_ct_established_accept(Decoded& d, bool, policy::NftRule& out) {
   if (d.matches_packet() || d.loopback) return d.fail("ct state with other matches");
   if (*d.ct_mask != kCtStateEstablishedRelated || !d.accepts()) return d.fail("ct state");
   out.kind = RuleKind::ct_established_accept;
 }
 
 // ct state invalid drop
-void decode_ct_invalid_drop(Decoded& d, policy::NftRule& out) {
+void decode_ct_invalid_drop(Decoded& d, bool, policy::NftRule& out) {
   if (d.matches_packet() || d.loopback) return d.fail("ct state with other matches");
   if (*d.ct_mask != kCtStateInvalid || !d.drops()) return d.fail("ct state");
   out.kind = RuleKind::ct_invalid_drop;
@@ -263,7 +263,7 @@ void decode_loopback_accept(Decoded& d, bool input, policy::NftRule& out) {
 }
 
 // meta nfproto ipv6 meta l4proto ipv6-icmp icmpv6 type 133-137 accept
-void decode_icmpv6_nd_accept(Decoded& d, policy::NftRule& out) {
+void decode_icmpv6_nd_accept(Decoded& d, bool, policy::NftRule& out) {
   if (d.nfproto == NFPROTO_IPV6 && d.l4proto == IPPROTO_ICMPV6 && d.type_gte == 133 &&
       d.type_lte == 137 && d.set.empty() && !d.port_eq && !d.port_gte && !d.port_lte && d.accepts())
     out.kind = RuleKind::icmpv6_nd_accept;
@@ -272,7 +272,7 @@ void decode_icmpv6_nd_accept(Decoded& d, policy::NftRule& out) {
 }
 
 // [counter] drop, matching nothing
-void decode_final_drop(Decoded& d, policy::NftRule& out) {
+void decode_final_drop(Decoded& d, bool, policy::NftRule& out) {
   if (d.matches_packet()) return d.fail("drop with matches");
   out.kind = RuleKind::final_drop;
 }
@@ -308,41 +308,22 @@ void decode_allow(Decoded& d, bool input, policy::NftRule& out) {
   }
 }
 
-// The kind a rule claims by the expression that only that kind writes, asked in this order: the
-// limit or log of a log rule, the ct state mask, the loopback interface, an ICMP type range, then
-// the verdict alone. The kind's decoder then checks the rest.
-std::optional<RuleKind> claimed_kind(const Decoded& d) {
-  if (d.log || d.limit) return RuleKind::log;
-  if (d.ct_mask) {
-    return *d.ct_mask == kCtStateInvalid ? RuleKind::ct_invalid_drop
-                                         : RuleKind::ct_established_accept;
-  }
-  if (d.loopback) return RuleKind::loopback_accept;
-  if (d.type_gte || d.type_lte) return RuleKind::icmpv6_nd_accept;
-  if (d.drops()) return RuleKind::final_drop;
-  if (d.accepts()) return RuleKind::allow;
-  return std::nullopt;
-}
+using Decoder = void (*)(Decoded&, bool input, policy::NftRule& out);
 
-void decode_kind(RuleKind kind, Decoded& d, bool input, policy::NftRule& out) {
-  switch (kind) {
-    case RuleKind::log:
-      return decode_log(d, out);
-    case RuleKind::ct_established_accept:
-      return decode_ct_established_accept(d, out);
-    case RuleKind::ct_invalid_drop:
-      return decode_ct_invalid_drop(d, out);
-    case RuleKind::loopback_accept:
-      return decode_loopback_accept(d, input, out);
-    case RuleKind::icmpv6_nd_accept:
-      return decode_icmpv6_nd_accept(d, out);
-    case RuleKind::final_drop:
-      return decode_final_drop(d, out);
-    case RuleKind::allow:
-      return decode_allow(d, input, out);
-    case RuleKind::final_accept:
-      break;  // never claimed: its expressions are an allow rule's (recognise_final_accepts)
+// The decoder of the kind a rule claims by the expression that only that kind writes, asked in
+// this order: the limit or log of a log rule, the ct state mask, the loopback interface, an ICMP
+// type range, then the verdict alone. The decoder then checks the rest. No kind claims
+// final_accept: its expressions are an allow rule's (recognise_final_accepts).
+Decoder claimed_decoder(const Decoded& d) {
+  if (d.log || d.limit) return decode_log;
+  if (d.ct_mask) {
+    return *d.ct_mask == kCtStateInvalid ? decode_ct_invalid_drop : decode_ct_established_accept;
   }
+  if (d.loopback) return decode_loopback_accept;
+  if (d.type_gte || d.type_lte) return decode_icmpv6_nd_accept;
+  if (d.drops()) return decode_final_drop;
+  if (d.accepts()) return decode_allow;
+  return nullptr;
 }
 
 // What a rule bulkhead did not write reads as: an allow rule that says so, which never equals a
@@ -377,8 +358,8 @@ policy::NftRule decode_rule(const nftnl_rule* rule, policy::Hook hook) {
   out.comment = read_comment(rule);
   if (!d.verdict && !d.log) d.fail("no verdict");
   if (!d.unknown) {
-    if (auto kind = claimed_kind(d))
-      decode_kind(*kind, d, hook == policy::Hook::input, out);
+    if (Decoder decode = claimed_decoder(d))
+      decode(d, hook == policy::Hook::input, out);
     else
       d.fail("verdict");
   }
