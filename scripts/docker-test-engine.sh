@@ -10,6 +10,9 @@
 #
 # Then: DOCKER_HOST=unix://DIR/docker.sock docker run ... bulkhead-test/busybox:1 sleep 3600
 #
+# Extra dockerd options (e.g. `--add-runtime bulkhead=PATH --default-runtime bulkhead`, as the
+# born-enforced tests use) come from $BULKHEAD_DOCKERD_ARGS, split on spaces.
+#
 # Networking: --bridge=none, so the engine makes no docker0 in the host's namespace; a test that
 # needs addresses creates a user-defined network (`docker network create NAME`), which takes its
 # subnet from the default pool 198.19.0.0/16 (override: BULKHEAD_DOCKER_POOL). No iptables rules,
@@ -74,6 +77,7 @@ start() {
       echo "DIR is too long for the engine's sockets: $dir" >&2
       return 2
     fi
+    # shellcheck disable=SC2086 # BULKHEAD_DOCKERD_ARGS is words
     dockerd \
       --data-root "$dir/data" \
       --exec-root "$dir/exec" \
@@ -83,6 +87,7 @@ start() {
       --default-address-pool "base=${BULKHEAD_DOCKER_POOL:-198.19.0.0/16},size=24" \
       --iptables=false --ip-masq=false --ip-forward=false \
       --userland-proxy=false \
+      ${BULKHEAD_DOCKERD_ARGS:-} \
       >>"$dir/dockerd.log" 2>&1 &
   fi
   local i

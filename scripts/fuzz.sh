@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DBULKHEAD_FUZZ=ON \
   -DBULKHEAD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C build-fuzz load_policy_fuzz load_inventory_fuzz docker_json_fuzz cluster_json_fuzz
+ninja -C build-fuzz load_policy_fuzz load_inventory_fuzz docker_json_fuzz cluster_json_fuzz \
+  hook_protocol_fuzz oci_state_fuzz
 mkdir -p build-fuzz/artifacts
 yaml_seeds="examples/shop examples/kubernetes examples/compose examples/swarm tests/fuzz/seeds/native \
   tests/fuzz/seeds/kubernetes tests/fuzz/regressions"
@@ -16,8 +17,13 @@ yaml_seeds="examples/shop examples/kubernetes examples/compose examples/swarm te
 json_seeds="tests/data/docker tests/fuzz/seeds/docker tests/fuzz/regressions/docker"
 # etcd gateway answers and cluster records as other hosts write them.
 cluster_seeds="tests/fuzz/seeds/cluster"
+# Hook requests and daemon answers (enforcer/hook/protocol.cc).
+hook_seeds="tests/fuzz/seeds/hook"
+# OCI states as runc and Podman hand them to bulkhead-hook, and a Docker bundle's config.json.
+oci_seeds="tests/fuzz/seeds/oci"
 for spec in "load_policy_fuzz policy.dict $yaml_seeds" "load_inventory_fuzz policy.dict $yaml_seeds" \
-  "docker_json_fuzz docker.dict $json_seeds" "cluster_json_fuzz cluster.dict $cluster_seeds"; do
+  "docker_json_fuzz docker.dict $json_seeds" "cluster_json_fuzz cluster.dict $cluster_seeds" \
+  "hook_protocol_fuzz hook.dict $hook_seeds" "oci_state_fuzz oci.dict $oci_seeds"; do
   read -r target dict seeds <<<"$spec"
   corpus=build-fuzz/corpus-$target
   mkdir -p "$corpus"

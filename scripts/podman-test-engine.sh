@@ -9,7 +9,8 @@
 # Then drive it with the Docker CLI: docker -H unix://DIR/podman.sock run ... A test's containers
 # get `nofile` and `nproc` limits of 4096 from DIR/containers.conf (Podman's defaults exceed what
 # this machine allows); networks must be created with a subnet inside 198.19.0.0/16. Needs
-# podman and busybox-static; installs nothing, pulls nothing.
+# podman and busybox-static; installs nothing, pulls nothing. Extra global podman options for the
+# service (e.g. `--hooks-dir DIR`) come from $BULKHEAD_PODMAN_ARGS, split on spaces.
 set -euo pipefail
 
 readonly IMAGE=bulkhead-test/busybox:1
@@ -39,9 +40,10 @@ default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
 default_subnet = "198.19.254.0/24"
 EOF
   if [ -z "$(service_pid)" ]; then
+    # shellcheck disable=SC2086 # BULKHEAD_PODMAN_ARGS (e.g. --hooks-dir DIR) is words
     setsid podman --root "$dir/storage" --runroot "$dir/run" --tmpdir "$dir/tmp" \
       --network-config-dir "$dir/net" --events-backend file --cgroup-manager cgroupfs \
-      system service --time=0 "unix://$dir/podman.sock" >>"$dir/podman.log" 2>&1 &
+      ${BULKHEAD_PODMAN_ARGS:-} system service --time=0 "unix://$dir/podman.sock" >>"$dir/podman.log" 2>&1 &
     echo $! >"$dir/podman.pid"
   fi
   local t0=$SECONDS

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Born enforced on a real Docker engine of the test's own, started with bulkhead-runtime as its
+# default runtime (issue 16, docs/docker.md). Every "blocked" is paired with a control that
+# connects; each probe is the container's very first act.
+#   bulkheadd absent: a deny-egress container starts quarantined (peer blocked, loopback works), an
+#     unselected one too; the same deny container under plain runc connects (the control);
+#   a burst of $BULKHEAD_HOOK_BURST (30) deny containers started at once: none reaches the peer
+#     at its first act, a plain runc control started among them does;
+#   bulkheadd started: the quarantined one gets its real table, the unselected one is released
+#     (connects), no quarantine table is left;
+#   the wrapper passes other commands and exit codes through: a --runtime runc container works,
+#     `bulkhead-runtime --version` and `state` of an unknown id answer as runc does.
+# usage: hook_docker.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$(cd "$1" && pwd)
+src=$2
+source "$src/tests/scripts/lib/common.sh"
+step() { echo "--- [${SECONDS}s] $*"; }
+
+if [ "$(id -u)" != 0 ] || ! command -v dockerd >/dev/null || ! command -v jq >/dev/null ||
+  ! command -v runc >/dev/null; then
+  fail "needs root, docker.io, runc and jq (scripts/install-deps.sh installs them)"
+fi
+
+ENGINE=$(mktemp -d /tmp/bhhk.XXXXXX)
+BUILD=$build
+source "$src/tests/scripts/lib/docker.sh"
+daemon_pid=
+cleanup() {
+  set +e
+  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+  cat "$ENGINE/runtime.err" >&2 2>/dev/null
+  bash "$src/scripts/docker-test-engine.sh" stop "$ENGINE"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+log=$ENGINE/daemon.log
+sock=$ENGINE/status.sock
+hook_sock=$ENGINE/hook.sock
+net=hooknet
+subnet=198.19.$((150 + $$ % 50)).0/24
+die() {
+  echo "--- daemon log (tail)" >&2
+  tail -n 40 "$log" >&2 2>/dev/null || true
+  fail "$@"
+}
+
+# The wrapper as daemon.json's runtimeArgs would give it options: the test's hook and socket.
+cat >"$ENGINE/runtime.sh" <<SH
+#!/bin/sh
+exec "$build/bulkhead-runtime" --hook-path "$build/bulkhead-hook" \
+  --hook-arg=--socket=$hook_sock --hook-arg=--timeout=1500 "\$@" 2>>"$ENGINE/runtime.err"
+SH
+chmod +x "$ENGINE/runtime.sh"
+cat >"$ENGINE/policy.yaml" <<'YAML'
+apiVersion: bulkhead/v1
+kind: Policy
+metadata:
+  name: born
+spec:
+  groups:
+    sandbox:
+      selector: app=sandbox
+      isolate: [egress]
+YAML
+
+step "engine with bulkhead-runtime as its default runtime"
+BULKHEAD_DOCKERD_ARGS="--add-runtime bulkhead=$ENGINE/runtime.sh --add-runtime bh-other=$ENGINE/runtime.sh --default-runtime bulkhead" \
+  bash "$src/scripts/docker-test-engine.sh" start "$ENGINE"
+dk network create --subnet "$subnet" "$net" >/dev/null
+# The open peer runs under plain runc: a wrapper that broke other runtimes would show here.
+dk run -d --runtime runc --name hk-peer --network "$net" "$DOCKER_IMAGE" httpd -f -p 80 >/dev/null
+peer=$(dk inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" hk-peer)
+[ -n "$peer" ] || fail "no address for hk-peer"
+
+# The container's first act: a loopback server and probe, then the peer; the verdicts go to its
+# log, then it stays up for the daemon to take over.
+first_act="httpd -p 127.0.0.1:8080 -h /tmp;
+if nc -w 1 127.0.0.1 8080 </dev/null; then echo LOOPBACK_OK; else echo LOOPBACK_BLOCKED; fi;
+if nc -w 1 $peer 80 </dev/null; then echo PEER_CONNECTED; else echo PEER_BLOCKED; fi;
+exec sleep 600"
+start_probe() {  # NAME LABEL [docker run options]
+  local name=$1 label=$2
+  shift 2
+  dk run -d --name "$name" --network "$net" --label "$label" "$@" "$DOCKER_IMAGE" \
+    sh -c "$first_act" >/dev/null || fail "docker run $name"
+}
+verdicts() { dk logs "$1" 2>&1 | grep -E '^(LOOPBACK|PEER)_' | tr '\n' ' '; }
+has_verdicts() { [ "$(dk logs "$1" 2>&1 | grep -cE '^PEER_')" = 1 ]; }
+expect_verdicts() {  # NAME "LOOPBACK_x PEER_y "
+  wait_for 10 has_verdicts "$1" || fail "$1 printed no verdict: $(dk logs "$1" 2>&1 | tail -3)"
+  [ "$(verdicts "$1")" = "$2" ] || fail "$1: got '$(verdicts "$1")', expected '$2'"
+}
+table_text() { nsenter -t "$(container_pid "$1")" -n nft list table inet bulkhead 2>/dev/null; }
+# (Text in a variable first: grep -q closing a pipe early would fail nft, and pipefail with it.)
+table_has() {  # NAME TEXT
+  local t
+  t=$(table_text "$1") || return 1
+  grep -qF -- "$2" <<<"$t"
+}
+is_quarantined() { table_has "$1" 'comment "bulkhead quarantine"'; }
+has_real_table() { table_has "$1" 'isolated by born' && ! is_quarantined "$1"; }
+has_no_table() { ! table_text "$1" >/dev/null; }
+
+step "bulkheadd absent: born quarantined; plain runc is the control"
+start_probe hk-deny-1 app=sandbox
+start_probe hk-free-1 app=other
+start_probe hk-deny-2 app=sandbox --runtime bh-other
+start_probe hk-control-1 app=sandbox --runtime runc
+expect_verdicts hk-deny-1 "LOOPBACK_OK PEER_BLOCKED "
+expect_verdicts hk-free-1 "LOOPBACK_OK PEER_BLOCKED "
+expect_verdicts hk-deny-2 "LOOPBACK_OK PEER_BLOCKED "
+expect_verdicts hk-control-1 "LOOPBACK_OK PEER_CONNECTED "
+for c in hk-deny-1 hk-free-1 hk-deny-2; do is_quarantined "$c" || fail "$c has no quarantine table"; done
+has_no_table hk-control-1 || fail "hk-control-1 (plain runc) has a table"
+# The drop is counted: the quarantine's egress rule saw the peer probe.
+pkts=$(table_text hk-deny-1 | awk '/chain egress/{e=1} e && /bulkhead quarantine/{print $3; exit}')
+[ "${pkts:-0}" -gt 0 ] || fail "the quarantine drop counted nothing: $(table_text hk-deny-1)"
+
+burst=${BULKHEAD_HOOK_BURST:-30}
+step "a burst of $burst deny containers at once, bulkheadd absent; a plain runc control among them"
+run_one() {  # NAME [docker run options]
+  local name=$1
+  shift
+  dk run -d --name "$name" --network "$net" --label app=sandbox "$@" "$DOCKER_IMAGE" \
+    sh -c "$first_act" >/dev/null 2>&1 || echo "docker run $name failed" >&2
+}
+export -f run_one dk
+export ENGINE net DOCKER_IMAGE first_act
+{
+  seq -f 'hk-burst-%03g' 1 "$burst"
+  echo "hk-burst-control --runtime runc"
+} | xargs -P 10 -L 1 bash -c 'run_one "$@"' _
+connected=0
+for ((i = 1; i <= burst; i++)); do
+  c=$(printf 'hk-burst-%03d' "$i")
+  wait_for 10 has_verdicts "$c" || fail "$c printed no verdict: $(dk logs "$c" 2>&1 | tail -3)"
+  [ "$(verdicts "$c")" = "LOOPBACK_OK PEER_BLOCKED " ] || connected=$((connected + 1))
+done
+[ "$connected" = 0 ] || fail "$connected of $burst burst containers reached the peer at their first act"
+expect_verdicts hk-burst-control "LOOPBACK_OK PEER_CONNECTED "
+
+step "bulkheadd started: real tables replace quarantine, the unselected one is released"
+"$build/bulkheadd" --policy "$ENGINE/policy.yaml" --source "docker:$ENGINE/docker.sock" \
+  --status-socket "$sock" --log-format json >>"$log" 2>&1 &
+daemon_pid=$!
+for c in hk-deny-1 hk-deny-2 hk-control-1; do
+  wait_for 15 has_real_table "$c" || die "$c did not get its real table: $(table_text "$c")"
+done
+wait_for 15 has_no_table hk-free-1 || die "hk-free-1 still has a table: $(table_text hk-free-1)"
+tcp_probe "$(container_pid hk-free-1)" "$peer" 80 || die "released hk-free-1 cannot reach the peer"
+rc=0
+tcp_probe "$(container_pid hk-deny-1)" "$peer" 80 || rc=$?
+[ "$rc" != 0 ] || die "hk-deny-1 reaches the peer under its real table"
+not_quarantined() { ! is_quarantined "$1"; }
+for c in $(dk ps -q); do
+  wait_for 15 not_quarantined "$c" || die "a quarantine table is left in $c"
+done
+
+step "the wrapper passes other commands and exit codes through"
+want=$(runc --version) got=$("$build/bulkhead-runtime" --version) ||
+  fail "bulkhead-runtime --version failed"
+[ "$got" = "$want" ] || fail "--version: got '$got', expected '$want'"
+want_rc=0 got_rc=0
+runc state bulkhead-no-such-container >/dev/null 2>&1 || want_rc=$?
+"$build/bulkhead-runtime" state bulkhead-no-such-container >/dev/null 2>&1 || got_rc=$?
+if [ "$want_rc" = 0 ] || [ "$got_rc" != "$want_rc" ]; then
+  fail "state: exit $got_rc, runc exits $want_rc"
+fi
+BULKHEAD_RUNC=/bin/false "$build/bulkhead-runtime" --version >/dev/null 2>&1 && fail "BULKHEAD_RUNC ignored"
+echo "PASS"

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Born enforced on a real Podman engine of the test's own, with an OCI hooks directory of the
+# test's own holding what `bulkhead-hook config podman --install DIR` writes (issue 16,
+# docs/podman.md). The open peer and the control start before the hook is installed (Podman reads
+# the hooks directory at each container's creation); then, bulkheadd absent, a deny container
+# and an unselected one are blocked at their first act while loopback works, and bulkheadd,
+# started, gives the deny container its real table and releases the unselected one.
+# usage: hook_podman.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$(cd "$1" && pwd)
+src=$2
+source "$src/tests/scripts/lib/common.sh"
+step() { echo "--- [${SECONDS}s] $*"; }
+
+if [ "$(id -u)" != 0 ] || ! command -v podman >/dev/null || ! command -v docker >/dev/null ||
+  ! command -v jq >/dev/null; then
+  fail "needs root, podman, the docker CLI and jq (scripts/install-deps.sh installs them)"
+fi
+
+dir=$(mktemp -d /tmp/bhhp.XXXXXX)
+daemon_pid=
+cleanup() {
+  set +e
+  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+  bash "$src/scripts/podman-test-engine.sh" stop "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+pd() { docker -H "unix://$dir/podman.sock" "$@"; }
+image=bulkhead-test/busybox:1
+net=hookpod
+subnet=198.19.$((200 + $$ % 50)).0/24
+log=$dir/daemon.log
+pid_of() { pd inspect -f '{{.State.Pid}}' "$1"; }
+table_text() { nsenter -t "$(pid_of "$1")" -n nft list table inet bulkhead 2>/dev/null; }
+table_has() {
+  local t
+  t=$(table_text "$1") || return 1
+  grep -qF -- "$2" <<<"$t"
+}
+is_quarantined() { table_has "$1" 'comment "bulkhead quarantine"'; }
+has_real_table() { table_has "$1" 'isolated by born' && ! is_quarantined "$1"; }
+has_no_table() { ! table_text "$1" >/dev/null; }
+tcp_probe() { nsenter -t "$1" -n timeout 0.3 bash -c "echo >/dev/tcp/$2/$3" 2>/dev/null; }
+die() {
+  tail -n 40 "$log" >&2 2>/dev/null || true
+  fail "$@"
+}
+
+cat >"$dir/policy.yaml" <<'YAML'
+apiVersion: bulkhead/v1
+kind: Policy
+metadata:
+  name: born
+spec:
+  groups:
+    sandbox:
+      selector: app=sandbox
+      isolate: [egress]
+YAML
+
+step "engine with a hooks directory of its own (empty for now)"
+mkdir -p "$dir/hooks"
+BULKHEAD_PODMAN_ARGS="--hooks-dir $dir/hooks" bash "$src/scripts/podman-test-engine.sh" start "$dir"
+pd network create --subnet "$subnet" "$net" >/dev/null
+pd run -d --name hp-peer --network "$net" "$image" httpd -f -p 80 >/dev/null
+peer=$(pd inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" hp-peer)
+[ -n "$peer" ] || fail "no address for hp-peer"
+
+first_act="httpd -p 127.0.0.1:8080 -h /tmp;
+if nc -w 1 127.0.0.1 8080 </dev/null; then echo LOOPBACK_OK; else echo LOOPBACK_BLOCKED; fi;
+if nc -w 1 $peer 80 </dev/null; then echo PEER_CONNECTED; else echo PEER_BLOCKED; fi;
+exec sleep 600"
+start_probe() {  # NAME LABEL
+  pd run -d --name "$1" --network "$net" --label "$2" "$image" sh -c "$first_act" >/dev/null ||
+    fail "run $1"
+}
+verdicts() { pd logs "$1" 2>&1 | grep -E '^(LOOPBACK|PEER)_' | tr '\n' ' '; }
+has_verdicts() { [ "$(pd logs "$1" 2>&1 | grep -cE '^PEER_')" = 1 ]; }
+expect_verdicts() {
+  wait_for 10 has_verdicts "$1" || fail "$1 printed no verdict: $(pd logs "$1" 2>&1 | tail -3)"
+  [ "$(verdicts "$1")" = "$2" ] || fail "$1: got '$(verdicts "$1")', expected '$2'"
+}
+
+step "control: the deny container without the hook connects"
+start_probe hp-control-1 app=sandbox
+expect_verdicts hp-control-1 "LOOPBACK_OK PEER_CONNECTED "
+
+step "hook installed, bulkheadd absent: born quarantined"
+"$build/bulkhead-hook" config podman --install "$dir/hooks" --hook "$build/bulkhead-hook" \
+  --hook-arg=--socket="$dir/hook.sock" --hook-arg=--timeout=1500 >/dev/null
+jq -e '.stages == ["createRuntime"] and .when.always == true' "$dir/hooks/bulkhead.json" >/dev/null ||
+  fail "unexpected hook file: $(cat "$dir/hooks/bulkhead.json")"
+start_probe hp-deny-1 app=sandbox
+start_probe hp-free-1 app=other
+expect_verdicts hp-deny-1 "LOOPBACK_OK PEER_BLOCKED "
+expect_verdicts hp-free-1 "LOOPBACK_OK PEER_BLOCKED "
+is_quarantined hp-deny-1 || fail "hp-deny-1 has no quarantine table"
+
+step "bulkheadd started: real table for the deny container, the unselected one released"
+"$build/bulkheadd" --policy "$dir/policy.yaml" --source "docker:$dir/podman.sock" \
+  --status-socket "$dir/status.sock" --log-format json >>"$log" 2>&1 &
+daemon_pid=$!
+wait_for 15 has_real_table hp-deny-1 || die "hp-deny-1 did not get its real table: $(table_text hp-deny-1)"
+wait_for 15 has_no_table hp-free-1 || die "hp-free-1 still has a table: $(table_text hp-free-1)"
+tcp_probe "$(pid_of hp-free-1)" "$peer" 80 || die "released hp-free-1 cannot reach the peer"
+rc=0
+tcp_probe "$(pid_of hp-deny-1)" "$peer" 80 || rc=$?
+[ "$rc" != 0 ] || die "hp-deny-1 reaches the peer under its real table"
+echo "PASS"
