@@ -13,6 +13,8 @@
 
 namespace bulkhead::netlink {
 
+class Sessions;
+
 // What bulkhead's objects in a namespace look like now.
 struct Observed {
   std::optional<policy::NftTable> table;  // nullopt: no `inet bulkhead` table
@@ -43,11 +45,15 @@ class Dataplane {
   virtual Result<Observed> observe(const std::string& netns_path) = 0;
   // Drops cached handles and sockets of a namespace (its endpoint went away).
   virtual void forget(const std::string& netns_path) = 0;
+  // The namespace sessions the calls above use, for the daemon's other users of a namespace (the
+  // tamper watch, the flow log); nullptr when there are none (a fake).
+  virtual Sessions* sessions() { return nullptr; }
 };
 
-// The real thing. Keeps, per namespace path, the namespace fd and netlink sockets opened inside
-// it; a path whose namespace inode changed (restarted container) is reopened. Calls are
-// serialized internally.
-std::unique_ptr<Dataplane> make_kernel_dataplane();
+// The real thing. Works through one NetnsSession per namespace path (netlink/session.h): the
+// namespace fd and the request sockets opened inside it; a path whose namespace inode changed
+// (restarted container) gets a new session. Calls are serialized internally. Without `sessions`
+// it makes its own.
+std::unique_ptr<Dataplane> make_kernel_dataplane(std::shared_ptr<Sessions> sessions = nullptr);
 
 }  // namespace bulkhead::netlink

@@ -1,19 +1,19 @@
 #include "enforcer/cli/probe.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "common/unique_fd.h"
+#include "netlink/ns/netns.h"
 
 namespace bulkhead::probe {
 namespace {
@@ -44,11 +44,14 @@ Result from_errno(int err) {
   return {Outcome::error, std::strerror(err)};
 }
 
-Result probe_tcp(const Probe& p, int timeout_ms) {
+Result socket_error(const Error& e) { return {Outcome::error, e.to_string()}; }
+
+Result probe_tcp(const netlink::NetnsHandle& ns, const Probe& p, int timeout_ms) {
   sockaddr_storage ss;
   socklen_t len = to_sockaddr(p.to, p.port, &ss);
-  UniqueFd s(::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (s.get() < 0) return {Outcome::error, std::string("socket: ") + std::strerror(errno)};
+  auto made = netlink::socket_in(ns, ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (!made.ok()) return socket_error(made.error());
+  const UniqueFd& s = *made;
   if (::connect(s.get(), reinterpret_cast<sockaddr*>(&ss), len) == 0)
     return {Outcome::reached, "connected"};
   if (errno != EINPROGRESS) return from_errno(errno);
@@ -63,11 +66,12 @@ Result probe_tcp(const Probe& p, int timeout_ms) {
   return from_errno(err);
 }
 
-Result probe_udp(const Probe& p, int timeout_ms) {
+Result probe_udp(const netlink::NetnsHandle& ns, const Probe& p, int timeout_ms) {
   sockaddr_storage ss;
   socklen_t len = to_sockaddr(p.to, p.port, &ss);
-  UniqueFd s(::socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (s.get() < 0) return {Outcome::error, std::string("socket: ") + std::strerror(errno)};
+  auto made = netlink::socket_in(ns, ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (!made.ok()) return socket_error(made.error());
+  const UniqueFd& s = *made;
   if (::connect(s.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) return from_errno(errno);
   const char msg[] = "bulkhead-verify";
   if (::send(s.get(), msg, sizeof(msg) - 1, 0) < 0) return from_errno(errno);
@@ -92,13 +96,14 @@ uint16_t checksum(const uint8_t* data, size_t len) {
 
 // An echo request on a raw socket; reached when the matching echo reply comes back. The kernel
 // fills the ICMPv6 checksum itself; ICMPv4's is ours to compute.
-Result probe_icmp(const Probe& p, int timeout_ms) {
+Result probe_icmp(const netlink::NetnsHandle& ns, const Probe& p, int timeout_ms) {
   const bool v6 = p.to.family == 6;
   sockaddr_storage ss;
   socklen_t len = to_sockaddr(p.to, 0, &ss);
-  UniqueFd s(::socket(ss.ss_family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                      v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP));
-  if (s.get() < 0) return {Outcome::error, std::string("raw socket: ") + std::strerror(errno)};
+  auto made = netlink::socket_in(ns, ss.ss_family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                                 v6 ? int{IPPROTO_ICMPV6} : int{IPPROTO_ICMP});
+  if (!made.ok()) return socket_error(made.error());
+  const UniqueFd& s = *made;
   static std::atomic<uint16_t> next_id{static_cast<uint16_t>(::getpid())};
   const uint16_t id = next_id++;
   uint8_t pkt[16] = {static_cast<uint8_t>(v6 ? 128 : 8), 0, 0, 0, static_cast<uint8_t>(id >> 8),
@@ -134,6 +139,17 @@ Result probe_icmp(const Probe& p, int timeout_ms) {
   }
 }
 
+Result run_one(const netlink::NetnsHandle& ns, const Probe& p, int timeout_ms) {
+  switch (p.proto) {
+    case policy::Protocol::udp:
+      return probe_udp(ns, p, timeout_ms);
+    case policy::Protocol::icmp:
+      return probe_icmp(ns, p, timeout_ms);
+    default:
+      return probe_tcp(ns, p, timeout_ms);
+  }
+}
+
 }  // namespace
 
 std::vector<Result> run(const std::vector<Probe>& probes, std::chrono::milliseconds timeout,
@@ -141,31 +157,23 @@ std::vector<Result> run(const std::vector<Probe>& probes, std::chrono::milliseco
   std::vector<Result> results(probes.size());
   std::atomic<size_t> next{0};
   const int timeout_ms = static_cast<int>(timeout.count());
-  // Each worker is a thread of its own that only ever runs probes, so switching its network
-  // namespace with setns() affects nothing else; it ends with the batch.
+  // Each probe's socket is made inside its namespace (netlink/ns) and used from the worker's own:
+  // a socket keeps the routes and rules of the namespace it was made in, so no thread here ever
+  // changes namespace. A worker keeps the last namespace it opened, as probes come grouped by it.
   auto worker = [&] {
-    std::string current;
+    std::optional<netlink::NetnsHandle> ns;
     for (size_t i = next++; i < probes.size(); i = next++) {
       const Probe& p = probes[i];
-      if (p.from_netns != current) {
-        UniqueFd ns(::open(p.from_netns.c_str(), O_RDONLY | O_CLOEXEC));
-        if (ns.get() < 0 || ::setns(ns.get(), CLONE_NEWNET) != 0) {
-          results[i] = {Outcome::error, p.from_netns + ": " + std::strerror(errno)};
-          current.clear();
+      if (!ns || ns->path() != p.from_netns) {
+        ns.reset();
+        auto opened = netlink::NetnsHandle::open(p.from_netns);
+        if (!opened.ok()) {
+          results[i] = {Outcome::error, opened.error().to_string()};
           continue;
         }
-        current = p.from_netns;
+        ns.emplace(std::move(opened).value());
       }
-      switch (p.proto) {
-        case policy::Protocol::udp:
-          results[i] = probe_udp(p, timeout_ms);
-          break;
-        case policy::Protocol::icmp:
-          results[i] = probe_icmp(p, timeout_ms);
-          break;
-        default:
-          results[i] = probe_tcp(p, timeout_ms);
-      }
+      results[i] = run_one(*ns, p, timeout_ms);
     }
   };
   std::vector<std::thread> threads;

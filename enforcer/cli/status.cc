@@ -105,13 +105,15 @@ void print_drops(const nlohmann::ordered_json& doc) {
     return (name.empty() ? std::string("(outside)") : name) + " " + f.value(addr, "");
   };
   for (const auto& f : flows) {
-    const std::string port =
-        f.contains("icmp_type") ? "type " + str(f, "icmp_type") : str(f, "port");
+    // Ports read "8080/tcp" as in every other text (policy/model/describe.h); ICMP has a type.
+    const std::string port = f.contains("icmp_type")
+                                 ? str(f, "proto") + " type " + str(f, "icmp_type")
+                                 : str(f, "port") + "/" + str(f, "proto");
     std::cout << std::setw(25) << str(f, "last") << std::setw(11) << str(f, "verdict")
               << std::setw(30) << end(f, "src_endpoint", "src") << std::setw(30)
-              << end(f, "dst_endpoint", "dst") << std::setw(13) << (str(f, "proto") + "/" + port)
-              << std::setw(7) << (str(f, "count") + (f.value("open", false) ? "+" : ""))
-              << str(f, "policy") << "\n";
+              << end(f, "dst_endpoint", "dst") << std::setw(13) << port << std::setw(7)
+              << (str(f, "count") + (f.value("open", false) ? "+" : "")) << str(f, "policy")
+              << "\n";
   }
 }
 

@@ -80,6 +80,7 @@ class Daemon {
   // With a reloaded `candidate`, that one compile also decides whether the candidate is taken:
   // a plan beyond the limits refuses it and the enforced set stays. False when refused.
   bool refresh_desired(std::optional<PolicyState::Candidate> candidate = std::nullopt);
+  bool compile_desired(std::optional<PolicyState::Candidate> candidate);
   bool reload_inventories();
   void policy_not_loaded(const std::string& problem);
   void note_source_change();
@@ -93,6 +94,7 @@ class Daemon {
   TimeSource& time_;
   SourceFactory& factory_;
   Reconciler reconciler_;
+  netlink::Sessions* sessions_;  // the dataplane's, shared with the watchers; null for a fake
   SourceSet sources_;
   PolicyState policy_;
   Registry registry_;

@@ -139,9 +139,11 @@ std::vector<FlowRecord> FlowAggregator::snapshot() const {
   return out;
 }
 
-FlowLog::FlowLog(PollSet& polls, Context ctx, FlowAggregator::Limits limits)
+FlowLog::FlowLog(PollSet& polls, Context ctx, FlowAggregator::Limits limits,
+                 netlink::Sessions* sessions)
     : polls_(polls),
       ctx_(std::move(ctx)),
+      sessions_(sessions),
       agg_(limits),
       timer_(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) {
   if (timer_.get() >= 0) polls_.add(timer_.get(), [this] { flush(); });
@@ -157,19 +159,27 @@ void FlowLog::enforced(const policy::EndpointPlan& plan) {
     close(plan.endpoint);
     return;
   }
-  auto inode = netlink::netns_inode(plan.netns);
+  // The session the apply just used names the namespace; without one, open and stat it here.
+  auto session = sessions_ ? sessions_->current(plan.netns) : nullptr;
+  auto inode = session ? Result<ino_t>(session->inode()) : netlink::netns_inode(plan.netns);
   auto it = listeners_.find(plan.endpoint);
   if (it != listeners_.end() && inode.ok() && it->second->netns == plan.netns &&
       it->second->inode == *inode) {
     return;  // same namespace: the socket stays
   }
   close(plan.endpoint);
-  auto ns = netlink::NetnsHandle::open(plan.netns);
-  if (!ns.ok()) {
-    log::warn(
-        "flow log not available",
-        {{"endpoint", plan.endpoint}, {"netns", plan.netns}, {"error", ns.error().to_string()}});
-    return;
+  std::optional<netlink::NetnsHandle> own;
+  const netlink::NetnsHandle* ns = session ? &session->ns() : nullptr;
+  if (!ns) {
+    auto opened = netlink::NetnsHandle::open(plan.netns);
+    if (!opened.ok()) {
+      log::warn("flow log not available", {{"endpoint", plan.endpoint},
+                                           {"netns", plan.netns},
+                                           {"error", opened.error().to_string()}});
+      return;
+    }
+    own.emplace(std::move(opened).value());
+    ns = &*own;
   }
   auto sock = netlink::NflogSocket::open_in(*ns, policy::kNflogGroup);
   if (!sock.ok()) {

@@ -17,6 +17,7 @@
 #include "common/unique_fd.h"
 #include "enforcer/daemon/endpoint_watcher.h"
 #include "enforcer/daemon/poll_set.h"
+#include "netlink/session.h"
 #include "netlink/watch/nflog.h"
 #include "policy/model/address.h"
 
@@ -97,7 +98,9 @@ class FlowLog : public EndpointWatcher {
     std::function<void(const FlowRecord&)> counted;
   };
 
-  FlowLog(PollSet& polls, Context ctx, FlowAggregator::Limits limits = {});
+  // `sessions` may be null: each namespace is then opened here.
+  FlowLog(PollSet& polls, Context ctx, FlowAggregator::Limits limits = {},
+          netlink::Sessions* sessions = nullptr);
   ~FlowLog() override;
   FlowLog(const FlowLog&) = delete;
   FlowLog& operator=(const FlowLog&) = delete;
@@ -122,6 +125,7 @@ class FlowLog : public EndpointWatcher {
 
   PollSet& polls_;
   Context ctx_;
+  netlink::Sessions* sessions_;
   FlowAggregator agg_;
   std::map<std::string, std::unique_ptr<Listener>> listeners_;  // by endpoint
   UniqueFd timer_;

@@ -40,9 +40,9 @@ size_t counted_rules(const policy::NftTable& table) {
   return n;
 }
 
-void Reconciler::set_desired(const policy::Plan& plan) {
+void Reconciler::set_desired(policy::Plan plan) {
   std::set<std::string> seen;
-  for (const auto& ep : plan.endpoints) {
+  for (auto& ep : plan.endpoints) {
     seen.insert(ep.endpoint);
     departed_.erase(ep.endpoint);
     auto [it, fresh] = endpoints_.try_emplace(ep.endpoint);
@@ -53,7 +53,7 @@ void Reconciler::set_desired(const policy::Plan& plan) {
         st.applied = false;
         st.counters = {};
       }
-      st.desired = ep;
+      st.desired = std::move(ep);  // the plan is the caller's to give: no second copy
       st.dirty = true;
       st.failures = 0;
       st.retry_at = {};

@@ -82,7 +82,7 @@ class Reconciler {
 
   // Replaces the desired state. Endpoints whose plan is unchanged stay clean; new, changed and
   // departed endpoints become dirty.
-  void set_desired(const policy::Plan& plan);
+  void set_desired(policy::Plan plan);
   // Applies every dirty endpoint that is due, each independently: one failure never blocks the
   // others. Failed endpoints are retried with exponential backoff (250 ms doubling to 30 s).
   std::vector<ApplyOutcome> apply_dirty();

@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "enforcer/log/log.h"
-#include "netlink/ns/link_addresses.h"
 #include "netlink/ns/netns.h"
+#include "netlink/tc/link_addresses.h"
 
 namespace bulkhead::daemon {
 

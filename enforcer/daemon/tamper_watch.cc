@@ -6,6 +6,15 @@
 #include "netlink/ns/netns.h"
 
 namespace bulkhead::daemon {
+namespace {
+
+Result<std::shared_ptr<const netlink::NetnsHandle>> open_handle(const std::string& path) {
+  auto ns = netlink::NetnsHandle::open(path);
+  if (!ns.ok()) return ns.error();
+  return std::make_shared<const netlink::NetnsHandle>(std::move(ns).value());
+}
+
+}  // namespace
 
 TamperWatch::~TamperWatch() {
   for (const auto& [name, w] : monitors_) {
@@ -37,16 +46,19 @@ void TamperWatch::enforced(const policy::EndpointPlan& plan) {
     close(plan.endpoint);  // nothing of ours in the namespace to protect
     return;
   }
+  // The session the apply just used names the namespace; without one, open and stat it here.
+  auto session = sessions_ ? sessions_->current(plan.netns) : nullptr;
   auto it = monitors_.find(plan.endpoint);
   if (it != monitors_.end()) {
-    auto ino = netlink::netns_inode(plan.netns);
+    auto ino = session ? Result<ino_t>(session->inode()) : netlink::netns_inode(plan.netns);
     if (it->second->netns == plan.netns && ino.ok() && *ino == it->second->monitor.netns_inode()) {
       it->second->monitor.set_watched(what);
       return;
     }
     close(plan.endpoint);  // a new namespace behind the endpoint (restarted container)
   }
-  auto ns = netlink::NetnsHandle::open(plan.netns);
+  auto ns = session ? Result<std::shared_ptr<const netlink::NetnsHandle>>(session->shared_ns())
+                    : open_handle(plan.netns);
   auto mon = ns.ok() ? netlink::ChangeMonitor::open(*ns, what)
                      : Result<netlink::ChangeMonitor>(ns.error());
   if (!mon.ok()) {

@@ -15,6 +15,7 @@
 #include "enforcer/daemon/metrics.h"
 #include "enforcer/daemon/poll_set.h"
 #include "enforcer/daemon/reconciler.h"
+#include "netlink/session.h"
 #include "netlink/watch/change_monitor.h"
 
 namespace bulkhead::daemon {
@@ -31,8 +32,10 @@ struct TamperRecord {
 class TamperWatch final : public EndpointWatcher {
  public:
   // `metrics` may be null (no --metrics-listen).
-  TamperWatch(PollSet& poll, Reconciler& reconciler, Metrics* metrics)
-      : poll_(poll), reconciler_(reconciler), metrics_(metrics) {}
+  // `sessions` may be null: each namespace is then opened here.
+  TamperWatch(PollSet& poll, Reconciler& reconciler, Metrics* metrics,
+              netlink::Sessions* sessions = nullptr)
+      : poll_(poll), reconciler_(reconciler), metrics_(metrics), sessions_(sessions) {}
   ~TamperWatch() override;
 
   void enforced(const policy::EndpointPlan& plan) override;
@@ -52,6 +55,7 @@ class TamperWatch final : public EndpointWatcher {
   PollSet& poll_;
   Reconciler& reconciler_;
   Metrics* metrics_;
+  netlink::Sessions* sessions_;
   std::map<std::string, std::unique_ptr<Watched>> monitors_;
   std::map<std::string, TamperRecord> records_;
 };

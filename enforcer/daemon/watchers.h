@@ -13,8 +13,12 @@ namespace bulkhead::daemon {
 class Watchers {
  public:
   // `metrics` may be null (no --metrics-listen).
-  Watchers(Reconciler& reconciler, Metrics* metrics, FlowLog::Context flows)
-      : tamper_(polls_, reconciler, metrics), flow_log_(polls_, std::move(flows)) {}
+  // `sessions`: the dataplane's namespace sessions, whose handles the watchers use instead of
+  // opening each namespace again; may be null (a fake dataplane).
+  Watchers(Reconciler& reconciler, Metrics* metrics, FlowLog::Context flows,
+           netlink::Sessions* sessions)
+      : tamper_(polls_, reconciler, metrics, sessions),
+        flow_log_(polls_, std::move(flows), {}, sessions) {}
 
   // After an apply: an enforced endpoint's plan, or a released endpoint.
   void notify(const ApplyOutcome& o, const Reconciler& reconciler);

@@ -5,17 +5,16 @@
 #include <linux/netfilter/nf_tables.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <string>
+#include <utility>
 
 namespace bulkhead::netlink {
 namespace {
 
 using policy::L4;
 using policy::RuleKind;
-
-constexpr uint32_t kCtStateInvalid = 1;
-constexpr uint32_t kCtStateEstablishedRelated = 2 | 4;  // NF_CT_STATE_BIT(established|related)
-constexpr uint32_t kLoopbackIfindex = 1;                // "lo" is ifindex 1 in every namespace
 
 class RuleBuilder {
  public:
@@ -117,6 +116,157 @@ uint8_t ip_proto(L4 p) {
 
 uint8_t nfproto(int family) { return family == 6 ? NFPROTO_IPV6 : NFPROTO_IPV4; }
 
+// What every kind's builder reads; each adds its match expressions and returns the verdict that
+// ends the rule (NFT_CONTINUE: none). The counter, the verdict and the comment are common.
+struct Context {
+  const policy::NftRule& rule;
+  bool input;  // chain on hook input: match the source address and iif
+  const SetFamilies& sets;
+  const std::string& label;  // for errors: "add rule inet bulkhead ingress #5"
+  RuleBuilder& b;
+};
+
+// ct state established,related accept
+Result<int> build_ct_established_accept(const Context& c) {
+  c.b.ct_state_mask(kCtStateEstablishedRelated);
+  return NF_ACCEPT;
+}
+
+// ct state invalid drop
+Result<int> build_ct_invalid_drop(const Context& c) {
+  c.b.ct_state_mask(kCtStateInvalid);
+  return NF_DROP;
+}
+
+// iif lo accept (ingress) / oif lo accept (egress)
+Result<int> build_loopback_accept(const Context& c) {
+  c.b.meta(c.input ? NFT_META_IIF : NFT_META_OIF);
+  c.b.cmp_u32(NFT_CMP_EQ, kLoopbackIfindex);
+  return NF_ACCEPT;
+}
+
+// icmpv6 type 133-137 accept: nd-router-solicit (133) .. nd-redirect (137)
+Result<int> build_icmpv6_nd_accept(const Context& c) {
+  c.b.meta(NFT_META_NFPROTO);
+  c.b.cmp_u8(NFT_CMP_EQ, NFPROTO_IPV6);
+  c.b.meta(NFT_META_L4PROTO);
+  c.b.cmp_u8(NFT_CMP_EQ, IPPROTO_ICMPV6);
+  c.b.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1);
+  c.b.cmp_u8(NFT_CMP_GTE, 133);
+  c.b.cmp_u8(NFT_CMP_LTE, 137);
+  return NF_ACCEPT;
+}
+
+// counter drop: a chain's last rule when something isolates its side
+Result<int> build_final_drop(const Context&) { return NF_DROP; }
+
+// counter accept: an audit chain's last rule
+Result<int> build_final_accept(const Context&) { return NF_ACCEPT; }
+
+// limit rate N/second burst B packets log prefix "..." group G: no verdict, the packet goes on.
+Result<int> build_log(const Context& c) {
+  const policy::NftRule& rule = c.rule;
+  if (rule.counter) return make_error(c.label, "a log rule carries no counter", EINVAL);
+  if (rule.log_rate == 0 || rule.log_burst == 0)
+    return make_error(c.label, "a log rule needs a rate and a burst", EINVAL);
+  if (rule.log_prefix.size() > policy::kLogPrefixMax ||
+      rule.log_prefix.find('"') != std::string::npos)
+    return make_error(c.label, "log prefix longer than 127 bytes or holding '\"'", EINVAL);
+  c.b.limit_packets(rule.log_rate, rule.log_burst);
+  c.b.log_group(rule.log_prefix, rule.log_group);
+  return NFT_CONTINUE;
+}
+
+// The family an allow rule matches: its own, or its peer set's (which must agree).
+Result<int> allow_family(const Context& c) {
+  const policy::NftRule& rule = c.rule;
+  if (rule.peer_set.empty()) return rule.family;
+  auto it = c.sets.find(rule.peer_set);
+  if (it == c.sets.end()) return make_error(c.label, "unknown set @" + rule.peer_set, ENOENT);
+  if (rule.family != 0 && rule.family != it->second) {
+    return make_error(c.label, "rule family differs from set @" + rule.peer_set, EINVAL);
+  }
+  return it->second;
+}
+
+// meta l4proto P, then th dport N or the range as cmp gte/lte, as nft writes them.
+Status allow_l4(const Context& c) {
+  const policy::NftRule& rule = c.rule;
+  if (rule.proto == L4::any) {
+    if (rule.port_first != 0)
+      return make_error(c.label, "a port match needs tcp, udp or sctp", EINVAL);
+    return {};
+  }
+  c.b.meta(NFT_META_L4PROTO);
+  c.b.cmp_u8(NFT_CMP_EQ, ip_proto(rule.proto));
+  const bool has_ports = rule.proto == L4::tcp || rule.proto == L4::udp || rule.proto == L4::sctp;
+  if (!has_ports || rule.port_first == 0) return {};
+  const uint16_t last = std::max(rule.port_first, rule.port_last);
+  c.b.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+  if (last == rule.port_first) {
+    c.b.cmp_be16(NFT_CMP_EQ, rule.port_first);
+  } else {
+    c.b.cmp_be16(NFT_CMP_GTE, rule.port_first);
+    c.b.cmp_be16(NFT_CMP_LTE, last);
+  }
+  return {};
+}
+
+// [meta nfproto F] [ip saddr/daddr @set] [meta l4proto P [th dport ...]] accept
+Result<int> build_allow(const Context& c) {
+  const policy::NftRule& rule = c.rule;
+  auto family = allow_family(c);
+  if (!family.ok()) return family.error();
+  // ICMP already implies its family; nft writes no nfproto match for it then.
+  const bool implied = rule.peer_set.empty() && ((*family == 4 && rule.proto == L4::icmp) ||
+                                                 (*family == 6 && rule.proto == L4::icmpv6));
+  if (*family != 0 && !implied) {
+    c.b.meta(NFT_META_NFPROTO);
+    c.b.cmp_u8(NFT_CMP_EQ, nfproto(*family));
+  }
+  if (!rule.peer_set.empty()) {
+    // ip saddr 12 / daddr 16; ip6 saddr 8 / daddr 24
+    const uint32_t offset = *family == 4 ? (c.input ? 12 : 16) : (c.input ? 8 : 24);
+    c.b.payload(NFT_PAYLOAD_NETWORK_HEADER, offset, *family == 4 ? 4 : 16);
+    c.b.lookup(rule.peer_set);
+  }
+  if (Status st = allow_l4(c); !st.ok()) return st.error();
+  return NF_ACCEPT;
+}
+
+using Builder = Result<int> (*)(const Context&);
+
+// One builder per kind of rule, as nft's netlink_linearize.c has one per statement. A kind
+// missing here fails its apply as "unknown rule kind"; the kernel tests build every kind.
+constexpr std::pair<RuleKind, Builder> kBuilders[] = {
+    {RuleKind::ct_established_accept, build_ct_established_accept},
+    {RuleKind::ct_invalid_drop, build_ct_invalid_drop},
+    {RuleKind::loopback_accept, build_loopback_accept},
+    {RuleKind::icmpv6_nd_accept, build_icmpv6_nd_accept},
+    {RuleKind::allow, build_allow},
+    {RuleKind::final_drop, build_final_drop},
+    {RuleKind::log, build_log},
+    {RuleKind::final_accept, build_final_accept},
+};
+
+Result<int> build_kind(const Context& c) {
+  for (const auto& [kind, build] : kBuilders)
+    if (kind == c.rule.kind) return build(c);
+  return make_error(c.label, "unknown rule kind", EINVAL);
+}
+
+// The TLV layout nft uses, so `nft list` prints comment "...". The kernel keeps at most 256 bytes
+// of rule userdata.
+Status set_comment(nftnl_rule* r, const std::string& comment, const std::string& label) {
+  if (comment.empty()) return {};
+  if (comment.size() + 3 > 256) return make_error(label, "comment longer than 253 bytes");
+  UdataPtr ud(nftnl_udata_buf_alloc(256));
+  nftnl_udata_put_strz(ud.get(), NFTNL_UDATA_RULE_COMMENT, comment.c_str());
+  nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud.get()),
+                      nftnl_udata_buf_len(ud.get()));
+  return {};
+}
+
 }  // namespace
 
 Result<RulePtr> build_rule(const policy::NftChain& chain, size_t index, const SetFamilies& sets) {
@@ -128,102 +278,11 @@ Result<RulePtr> build_rule(const policy::NftChain& chain, size_t index, const Se
   nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, policy::kTableName);
   nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, chain.name.c_str());
   RuleBuilder b(r.get());
-  const bool input = chain.hook == policy::Hook::input;
-  int verdict = NF_ACCEPT;
-
-  switch (rule.kind) {
-    case RuleKind::ct_established_accept:
-      b.ct_state_mask(kCtStateEstablishedRelated);
-      break;
-    case RuleKind::ct_invalid_drop:
-      b.ct_state_mask(kCtStateInvalid);
-      verdict = NF_DROP;
-      break;
-    case RuleKind::loopback_accept:
-      b.meta(input ? NFT_META_IIF : NFT_META_OIF);
-      b.cmp_u32(NFT_CMP_EQ, kLoopbackIfindex);
-      break;
-    case RuleKind::icmpv6_nd_accept:
-      // nd-router-solicit (133) .. nd-redirect (137)
-      b.meta(NFT_META_NFPROTO);
-      b.cmp_u8(NFT_CMP_EQ, NFPROTO_IPV6);
-      b.meta(NFT_META_L4PROTO);
-      b.cmp_u8(NFT_CMP_EQ, IPPROTO_ICMPV6);
-      b.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1);
-      b.cmp_u8(NFT_CMP_GTE, 133);
-      b.cmp_u8(NFT_CMP_LTE, 137);
-      break;
-    case RuleKind::final_drop:
-      verdict = NF_DROP;
-      break;
-    case RuleKind::final_accept:
-      break;
-    case RuleKind::log:
-      if (rule.counter) return make_error(label, "a log rule carries no counter", EINVAL);
-      if (rule.log_rate == 0 || rule.log_burst == 0)
-        return make_error(label, "a log rule needs a rate and a burst", EINVAL);
-      if (rule.log_prefix.size() > policy::kLogPrefixMax ||
-          rule.log_prefix.find('"') != std::string::npos)
-        return make_error(label, "log prefix longer than 127 bytes or holding '\"'", EINVAL);
-      b.limit_packets(rule.log_rate, rule.log_burst);
-      b.log_group(rule.log_prefix, rule.log_group);
-      verdict = NFT_CONTINUE;  // no verdict expression: the packet goes on
-      break;
-    case RuleKind::allow: {
-      int family = rule.family;
-      if (!rule.peer_set.empty()) {
-        auto it = sets.find(rule.peer_set);
-        if (it == sets.end()) return make_error(label, "unknown set @" + rule.peer_set, ENOENT);
-        if (family != 0 && family != it->second) {
-          return make_error(label, "rule family differs from set @" + rule.peer_set, EINVAL);
-        }
-        family = it->second;
-      }
-      // ICMP already implies its family; nft writes no nfproto match for it then.
-      const bool implied = rule.peer_set.empty() && ((family == 4 && rule.proto == L4::icmp) ||
-                                                     (family == 6 && rule.proto == L4::icmpv6));
-      if (family != 0 && !implied) {
-        b.meta(NFT_META_NFPROTO);
-        b.cmp_u8(NFT_CMP_EQ, nfproto(family));
-      }
-      if (!rule.peer_set.empty()) {
-        // ip saddr 12 / daddr 16; ip6 saddr 8 / daddr 24
-        uint32_t offset = family == 4 ? (input ? 12 : 16) : (input ? 8 : 24);
-        b.payload(NFT_PAYLOAD_NETWORK_HEADER, offset, family == 4 ? 4 : 16);
-        b.lookup(rule.peer_set);
-      }
-      if (rule.proto != L4::any) {
-        b.meta(NFT_META_L4PROTO);
-        b.cmp_u8(NFT_CMP_EQ, ip_proto(rule.proto));
-        bool has_ports = rule.proto == L4::tcp || rule.proto == L4::udp || rule.proto == L4::sctp;
-        if (has_ports && rule.port_first != 0) {
-          uint16_t last = std::max(rule.port_first, rule.port_last);
-          b.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
-          if (last == rule.port_first) {
-            b.cmp_be16(NFT_CMP_EQ, rule.port_first);
-          } else {
-            b.cmp_be16(NFT_CMP_GTE, rule.port_first);
-            b.cmp_be16(NFT_CMP_LTE, last);
-          }
-        }
-      } else if (rule.port_first != 0) {
-        return make_error(label, "a port match needs tcp, udp or sctp", EINVAL);
-      }
-      break;
-    }
-  }
+  auto verdict = build_kind({rule, chain.hook == policy::Hook::input, sets, label, b});
+  if (!verdict.ok()) return verdict.error();
   if (rule.counter) b.counter();
-  if (verdict != NFT_CONTINUE) b.verdict(verdict);
-
-  if (!rule.comment.empty()) {
-    // The TLV layout nft uses, so `nft list` prints comment "...". The kernel keeps at most
-    // 256 bytes of rule userdata.
-    if (rule.comment.size() + 3 > 256) return make_error(label, "comment longer than 253 bytes");
-    UdataPtr ud(nftnl_udata_buf_alloc(256));
-    nftnl_udata_put_strz(ud.get(), NFTNL_UDATA_RULE_COMMENT, rule.comment.c_str());
-    nftnl_rule_set_data(r.get(), NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud.get()),
-                        nftnl_udata_buf_len(ud.get()));
-  }
+  if (*verdict != NFT_CONTINUE) b.verdict(*verdict);
+  if (Status st = set_comment(r.get(), rule.comment, label); !st.ok()) return st.error();
   return r;
 }
 

@@ -2,6 +2,7 @@
 // `nft list` prints our rules exactly as render_nft writes them.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -10,6 +11,12 @@
 #include "policy/plan/plan.h"
 
 namespace bulkhead::netlink {
+
+// Values the built expressions carry, which the decoder (rule_decode.cc) reads back.
+inline constexpr uint32_t kCtStateInvalid = 1;
+inline constexpr uint32_t kCtStateEstablishedRelated =
+    2 | 4;                                       // NF_CT_STATE_BIT(established|related)
+inline constexpr uint32_t kLoopbackIfindex = 1;  // "lo" is ifindex 1 in every namespace
 
 // Set name -> address family (4 or 6) of the sets in the same table.
 using SetFamilies = std::map<std::string, int>;

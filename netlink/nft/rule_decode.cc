@@ -10,6 +10,7 @@
 #include <string>
 
 #include "netlink/nft/objects.h"
+#include "netlink/nft/rule_build.h"
 
 namespace bulkhead::netlink {
 namespace {
@@ -43,6 +44,13 @@ struct Decoded {
     if (!unknown) why = std::move(w);
     unknown = true;
   }
+  // Any match on the packet's family, protocol, addresses, ports or ICMP type.
+  bool matches_packet() const {
+    return nfproto || l4proto || !set.empty() || port_eq || port_gte || port_lte || type_gte ||
+           type_lte;
+  }
+  bool accepts() const { return verdict && *verdict == static_cast<uint32_t>(NF_ACCEPT); }
+  bool drops() const { return verdict && *verdict == static_cast<uint32_t>(NF_DROP); }
 };
 
 uint32_t get_u32(const nftnl_expr* e, uint16_t attr) {
@@ -123,7 +131,7 @@ class Walker {
         } else if ((meta_key_ == NFT_META_IIF || meta_key_ == NFT_META_OIF) && len == 4) {
           uint32_t ifindex;
           std::memcpy(&ifindex, data, 4);
-          if (ifindex != 1) return d_.fail("interface other than lo");
+          if (ifindex != kLoopbackIfindex) return d_.fail("interface other than lo");
           d_.loopback = true;
           d_.loopback_in = meta_key_ == NFT_META_IIF;
         } else {
@@ -219,10 +227,122 @@ L4 to_l4(uint8_t proto, bool& ok) {
   }
 }
 
+// One decoder per kind of rule, the inverse of rule_build.cc's builders: each checks that the
+// expressions are exactly what its builder writes, fills in `out`, or fails `d` saying why.
+
+// limit rate N/second burst B packets log prefix "..." group G, and nothing else.
+void decode_log(Decoded& d, bool, policy::NftRule& out) {
+  if (!d.log || !d.limit || !d.limit_ok || d.verdict || d.counter || d.matches_packet() ||
+      d.loopback || d.ct_mask)
+    return d.fail("log rule");
+  out.kind = RuleKind::log;
+  out.log_rate = d.limit_rate;
+  out.log_burst = d.limit_burst;
+  out.log_group = d.log_group;
+  out.log_prefix = d.log_prefix;
+}
+
+// ct state established,related accept
+void decode_ct_established_accept(Decoded& d, bool, policy::NftRule& out) {
+  if (d.matches_packet() || d.loopback) return d.fail("ct state with other matches");
+  if (*d.ct_mask != kCtStateEstablishedRelated || !d.accepts()) return d.fail("ct state");
+  out.kind = RuleKind::ct_established_accept;
+}
+
+// ct state invalid drop
+void decode_ct_invalid_drop(Decoded& d, bool, policy::NftRule& out) {
+  if (d.matches_packet() || d.loopback) return d.fail("ct state with other matches");
+  if (*d.ct_mask != kCtStateInvalid || !d.drops()) return d.fail("ct state");
+  out.kind = RuleKind::ct_invalid_drop;
+}
+
+// iif lo accept on ingress, oif lo accept on egress
+void decode_loopback_accept(Decoded& d, bool input, policy::NftRule& out) {
+  if (d.matches_packet() || !d.accepts() || d.loopback_in != input) return d.fail("loopback rule");
+  out.kind = RuleKind::loopback_accept;
+}
+
+// meta nfproto ipv6 meta l4proto ipv6-icmp icmpv6 type 133-137 accept
+void decode_icmpv6_nd_accept(Decoded& d, bool, policy::NftRule& out) {
+  if (d.nfproto == NFPROTO_IPV6 && d.l4proto == IPPROTO_ICMPV6 && d.type_gte == 133 &&
+      d.type_lte == 137 && d.set.empty() && !d.port_eq && !d.port_gte && !d.port_lte && d.accepts())
+    out.kind = RuleKind::icmpv6_nd_accept;
+  else
+    d.fail("icmp type match");
+}
+
+// [counter] drop, matching nothing
+void decode_final_drop(Decoded& d, bool, policy::NftRule& out) {
+  if (d.matches_packet()) return d.fail("drop with matches");
+  out.kind = RuleKind::final_drop;
+}
+
+// [meta nfproto F] [ip saddr/daddr @set] [meta l4proto P [th dport ...]] accept. A bare `counter
+// accept` reads as an allow rule that matches everything; recognise_final_accepts tells an audit
+// chain's final accept apart afterwards.
+void decode_allow(Decoded& d, bool input, policy::NftRule& out) {
+  out.kind = RuleKind::allow;
+  if (d.nfproto) {
+    if (*d.nfproto == NFPROTO_IPV4)
+      out.family = 4;
+    else if (*d.nfproto == NFPROTO_IPV6)
+      out.family = 6;
+    else
+      d.fail("nfproto");
+  }
+  out.peer_set = d.set;
+  if (!d.set.empty() && d.saddr != input) d.fail("address direction");
+  if (d.l4proto) {
+    bool ok;
+    out.proto = to_l4(*d.l4proto, ok);
+    if (!ok) d.fail("l4proto");
+  }
+  if (d.port_eq) {
+    out.port_first = out.port_last = *d.port_eq;
+    if (d.port_gte || d.port_lte) d.fail("ports");
+  } else if (d.port_gte && d.port_lte) {
+    out.port_first = *d.port_gte;
+    out.port_last = *d.port_lte;
+  } else if (d.port_gte || d.port_lte) {
+    d.fail("half-open port range");
+  }
+}
+
+using Decoder = void (*)(Decoded&, bool input, policy::NftRule& out);
+
+// The decoder of the kind a rule claims by the expression that only that kind writes, asked in
+// this order: the limit or log of a log rule, the ct state mask, the loopback interface, an ICMP
+// type range, then the verdict alone. The decoder then checks the rest. No kind claims
+// final_accept: its expressions are an allow rule's (recognise_final_accepts).
+Decoder claimed_decoder(const Decoded& d) {
+  if (d.log || d.limit) return decode_log;
+  if (d.ct_mask) {
+    return *d.ct_mask == kCtStateInvalid ? decode_ct_invalid_drop : decode_ct_established_accept;
+  }
+  if (d.loopback) return decode_loopback_accept;
+  if (d.type_gte || d.type_lte) return decode_icmpv6_nd_accept;
+  if (d.drops()) return decode_final_drop;
+  if (d.accepts()) return decode_allow;
+  return nullptr;
+}
+
+// What a rule bulkhead did not write reads as: an allow rule that says so, which never equals a
+// desired rule, so it is always drift.
+policy::NftRule unrecognised(const nftnl_rule* rule, const Decoded& d) {
+  const uint64_t handle =
+      nftnl_rule_is_set(rule, NFTNL_RULE_HANDLE) ? nftnl_rule_get_u64(rule, NFTNL_RULE_HANDLE) : 0;
+  policy::NftRule out;
+  out.kind = RuleKind::allow;
+  out.counter = d.counter;
+  out.packets = d.packets;
+  out.bytes = d.bytes;
+  out.comment = "unrecognised rule handle " + std::to_string(handle) + " (" + d.why + ")";
+  return out;
+}
+
 }  // namespace
 
 policy::NftRule decode_rule(const nftnl_rule* rule, policy::Hook hook) {
-  const bool input = hook == policy::Hook::input;
   Decoded d;
   Walker w(d);
   ExprIterPtr it(nftnl_expr_iter_create(rule));
@@ -236,93 +356,14 @@ policy::NftRule decode_rule(const nftnl_rule* rule, policy::Hook hook) {
   out.packets = d.packets;
   out.bytes = d.bytes;
   out.comment = read_comment(rule);
-
-  bool matches_addr = d.nfproto || d.l4proto || !d.set.empty() || d.port_eq || d.port_gte ||
-                      d.port_lte || d.type_gte || d.type_lte;
-  bool accept = d.verdict && *d.verdict == static_cast<uint32_t>(NF_ACCEPT);
-  bool drop = d.verdict && *d.verdict == static_cast<uint32_t>(NF_DROP);
   if (!d.verdict && !d.log) d.fail("no verdict");
-
-  if (!d.unknown && (d.log || d.limit)) {
-    if (!d.log || !d.limit || !d.limit_ok || d.verdict || d.counter || matches_addr || d.loopback ||
-        d.ct_mask) {
-      d.fail("log rule");
-    } else {
-      out.kind = RuleKind::log;
-      out.log_rate = d.limit_rate;
-      out.log_burst = d.limit_burst;
-      out.log_group = d.log_group;
-      out.log_prefix = d.log_prefix;
-    }
-  } else if (!d.unknown && d.ct_mask) {
-    if (matches_addr || d.loopback) {
-      d.fail("ct state with other matches");
-    } else if (*d.ct_mask == 6 && accept) {
-      out.kind = RuleKind::ct_established_accept;
-    } else if (*d.ct_mask == 1 && drop) {
-      out.kind = RuleKind::ct_invalid_drop;
-    } else {
-      d.fail("ct state");
-    }
-  } else if (!d.unknown && d.loopback) {
-    if (matches_addr || !accept || d.loopback_in != input)
-      d.fail("loopback rule");
+  if (!d.unknown) {
+    if (Decoder decode = claimed_decoder(d))
+      decode(d, hook == policy::Hook::input, out);
     else
-      out.kind = RuleKind::loopback_accept;
-  } else if (!d.unknown && (d.type_gte || d.type_lte)) {
-    if (d.nfproto == NFPROTO_IPV6 && d.l4proto == IPPROTO_ICMPV6 && d.type_gte == 133 &&
-        d.type_lte == 137 && d.set.empty() && !d.port_eq && !d.port_gte && !d.port_lte && accept) {
-      out.kind = RuleKind::icmpv6_nd_accept;
-    } else {
-      d.fail("icmp type match");
-    }
-  } else if (!d.unknown && drop) {
-    if (matches_addr)
-      d.fail("drop with matches");
-    else
-      out.kind = RuleKind::final_drop;
-  } else if (!d.unknown && accept) {
-    out.kind = RuleKind::allow;
-    if (d.nfproto) {
-      if (*d.nfproto == NFPROTO_IPV4)
-        out.family = 4;
-      else if (*d.nfproto == NFPROTO_IPV6)
-        out.family = 6;
-      else
-        d.fail("nfproto");
-    }
-    out.peer_set = d.set;
-    if (!d.set.empty() && d.saddr != input) d.fail("address direction");
-    if (d.l4proto) {
-      bool ok;
-      out.proto = to_l4(*d.l4proto, ok);
-      if (!ok) d.fail("l4proto");
-    }
-    if (d.port_eq) {
-      out.port_first = out.port_last = *d.port_eq;
-      if (d.port_gte || d.port_lte) d.fail("ports");
-    } else if (d.port_gte && d.port_lte) {
-      out.port_first = *d.port_gte;
-      out.port_last = *d.port_lte;
-    } else if (d.port_gte || d.port_lte) {
-      d.fail("half-open port range");
-    }
-  } else if (!d.unknown) {
-    d.fail("verdict");
+      d.fail("verdict");
   }
-
-  if (d.unknown) {
-    uint64_t handle = nftnl_rule_is_set(rule, NFTNL_RULE_HANDLE)
-                          ? nftnl_rule_get_u64(rule, NFTNL_RULE_HANDLE)
-                          : 0;
-    out = policy::NftRule{};
-    out.kind = RuleKind::allow;
-    out.counter = d.counter;
-    out.packets = d.packets;
-    out.bytes = d.bytes;
-    out.comment = "unrecognised rule handle " + std::to_string(handle) + " (" + d.why + ")";
-  }
-  return out;
+  return d.unknown ? unrecognised(rule, d) : out;
 }
 
 void recognise_final_accepts(std::vector<policy::NftRule>& rules) {

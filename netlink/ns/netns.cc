@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -113,6 +114,20 @@ Status run_in_netns(const NetnsHandle& ns, const std::function<Status()>& fn) {
   // Going on in a foreign namespace would program the wrong host: better to stop here.
   if (::setns(home, CLONE_NEWNET) != 0) std::abort();
   return result;
+}
+
+Result<UniqueFd> socket_in(const NetnsHandle& ns, int domain, int type, int protocol) {
+  UniqueFd fd;
+  Status st = run_in_netns(ns, [&]() -> Status {
+    fd = UniqueFd(::socket(domain, type, protocol));
+    if (fd.get() < 0) {
+      const int err = errno;
+      return make_error("socket in " + ns.path(), "cannot create", err);
+    }
+    return {};
+  });
+  if (!st.ok()) return st.error();
+  return fd;
 }
 
 }  // namespace bulkhead::netlink

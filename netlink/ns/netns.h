@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "common/unique_fd.h"
 
 namespace bulkhead::netlink {
 
@@ -56,5 +57,10 @@ bool is_start_netns(const NetnsHandle& ns);
 // Sockets created inside `fn` stay bound to `ns` and may be used afterwards from any thread.
 // `fn` must only open sockets or talk to the kernel: no callbacks into other code.
 Status run_in_netns(const NetnsHandle& ns, const std::function<Status()>& fn);
+
+// socket(2) inside `ns`, through run_in_netns: the socket stays bound to `ns` (its routes,
+// addresses and rules) while the caller goes on using it from its own namespace. This is how
+// code outside netlink/ (verify's probes) reaches into a namespace without calling setns itself.
+Result<UniqueFd> socket_in(const NetnsHandle& ns, int domain, int type, int protocol);
 
 }  // namespace bulkhead::netlink

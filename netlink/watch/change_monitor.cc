@@ -150,27 +150,25 @@ bool is_own_socket(ino_t ino) {
   return known.count(ino) > 0;
 }
 
-Result<ChangeMonitor> ChangeMonitor::open(const NetnsHandle& ns, WatchedObjects what) {
-  std::optional<MnlSocket> nft, route, diag;
+Result<ChangeMonitor> ChangeMonitor::open(std::shared_ptr<const NetnsHandle> ns,
+                                          WatchedObjects what) {
+  std::optional<MnlSocket> nft, route;
   int ifb = 0;
-  const std::string op = "change monitor " + ns.path();
-  Status st = run_in_netns(ns, [&]() -> Status {
+  const std::string op = "change monitor " + ns->path();
+  Status st = run_in_netns(*ns, [&]() -> Status {
     auto n = MnlSocket::open(NETLINK_NETFILTER);
     if (!n.ok()) return n.error();
     auto r = MnlSocket::open(NETLINK_ROUTE);
     if (!r.ok()) return r.error();
-    auto d = MnlSocket::open(NETLINK_SOCK_DIAG);
-    if (!d.ok()) return d.error();
     if (auto s = subscribe(*n, {NFNLGRP_NFTABLES}, op); !s.ok()) return s;
     if (auto s = subscribe(*r, {RTNLGRP_TC, RTNLGRP_LINK}, op); !s.ok()) return s;
     ifb = static_cast<int>(::if_nametoindex(policy::kIfbName));
     nft.emplace(std::move(n).value());
     route.emplace(std::move(r).value());
-    diag.emplace(std::move(d).value());
     return {};
   });
   if (!st.ok()) return st.error();
-  return ChangeMonitor(std::move(*nft), std::move(*route), std::move(*diag), ns.inode(), what, ifb);
+  return ChangeMonitor(std::move(*nft), std::move(*route), std::move(ns), what, ifb);
 }
 
 int ChangeMonitor::nft_fd() const { return mnl_socket_get_fd(nft_.get()); }
@@ -186,7 +184,11 @@ std::set<uint32_t> ChangeMonitor::own_portids(int protocol, const std::set<uint3
       static_cast<netlink_diag_req*>(mnl_nlmsg_put_extra_header(nlh, sizeof(netlink_diag_req)));
   req->sdiag_family = AF_NETLINK;
   req->sdiag_protocol = static_cast<uint8_t>(protocol);
-  Status st = diag_.dump(
+  // Opened for this dump only: a socket per namespace held for the rare attribution would cost a
+  // descriptor per enforced namespace.
+  auto diag = MnlSocket::open_in(*ns_, NETLINK_SOCK_DIAG);
+  if (!diag.ok()) return {};  // unknown owners count as foreign, as below
+  Status st = diag->dump(
       nlh,
       [&](const nlmsghdr* m) {
         if (m->nlmsg_len < mnl_nlmsg_size(sizeof(netlink_diag_msg))) return false;

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -42,8 +43,10 @@ struct ChangeReport {
 
 class ChangeMonitor {
  public:
-  // Opens non-blocking notification sockets inside `ns` (one visit to the namespace).
-  static Result<ChangeMonitor> open(const NetnsHandle& ns, WatchedObjects what);
+  // Opens non-blocking notification sockets inside `ns` (one visit to the namespace). The handle
+  // is kept (shared, typically with the namespace's session) for the sock_diag socket, which is
+  // opened only while a batch of changes is attributed: most namespaces never need one.
+  static Result<ChangeMonitor> open(std::shared_ptr<const NetnsHandle> ns, WatchedObjects what);
 
   ChangeMonitor(ChangeMonitor&&) noexcept = default;
   ChangeMonitor& operator=(ChangeMonitor&&) noexcept = default;
@@ -61,12 +64,12 @@ class ChangeMonitor {
   ChangeReport read_route();
 
  private:
-  ChangeMonitor(MnlSocket nft, MnlSocket route, MnlSocket diag, ino_t ino, WatchedObjects what,
-                int ifb_ifindex)
+  ChangeMonitor(MnlSocket nft, MnlSocket route, std::shared_ptr<const NetnsHandle> ns,
+                WatchedObjects what, int ifb_ifindex)
       : nft_(std::move(nft)),
         route_(std::move(route)),
-        diag_(std::move(diag)),
-        netns_inode_(ino),
+        ns_(std::move(ns)),
+        netns_inode_(ns_->inode()),
         what_(what),
         ifb_ifindex_(ifb_ifindex) {}
 
@@ -84,7 +87,7 @@ class ChangeMonitor {
 
   MnlSocket nft_;
   MnlSocket route_;
-  MnlSocket diag_;
+  std::shared_ptr<const NetnsHandle> ns_;
   ino_t netns_inode_ = 0;
   WatchedObjects what_;
   int ifb_ifindex_ = 0;  // 0 until the ifb is seen

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "policy/inspect/describe.h"
+#include "policy/model/describe.h"
 #include "policy/model/resolve.h"
 
 namespace bulkhead::policy {
@@ -129,11 +129,6 @@ SideExplanation explain_side(const PolicySet& ps, const NamespaceIndex& namespac
 }
 
 }  // namespace
-
-std::string flow_port_text(Protocol proto, uint16_t port) {
-  if (proto == Protocol::icmp) return "icmp";
-  return std::to_string(port) + "/" + protocol_name(proto);
-}
 
 Explanation explain(const PolicySet& policies, const FlowQuery& query) {
   Explanation e;

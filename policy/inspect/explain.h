@@ -71,9 +71,6 @@ struct Explanation {
 
 Explanation explain(const PolicySet& policies, const FlowQuery& query);
 
-// "8080/tcp", "icmp", "53/udp"; for the flow's header and the rule texts.
-std::string flow_port_text(Protocol proto, uint16_t port);
-
 // Renderers (explain_format.cc). Positions print as file:line:col.
 std::string format_explanation_text(const Explanation& e);
 std::string format_explanation_json(const Explanation& e);

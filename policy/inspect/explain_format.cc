@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "policy/inspect/explain.h"
+#include "policy/model/describe.h"
 #include "policy/model/resolve.h"
 
 namespace bulkhead::policy {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "policy/model/describe.h"
 #include "policy/model/resolve.h"
 
 namespace bulkhead::policy {
@@ -211,10 +212,9 @@ Result<FlowQuery> make_flow_query(const Endpoints& endpoints, std::string_view f
       std::vector<std::string> names;
       for (const auto& p : q.to.endpoint->ports)
         names.push_back(p.name + " (" + flow_port_text(p.proto, p.port) + ")");
-      return usage(
-          "endpoint " + q.to.endpoint->name + " has no named port \"" + port.named +
-          (port.proto == Protocol::any ? "" : std::string("/") + protocol_name(port.proto)) + "\"" +
-          (names.empty() ? " (it has none)" : "; it has " + join(names)));
+      return usage("endpoint " + q.to.endpoint->name + " has no named port \"" +
+                   port_spec_text(spec) + "\"" +
+                   (names.empty() ? " (it has none)" : "; it has " + join(names)));
     }
     q.proto = np->proto;
     q.port = np->port;

@@ -8,8 +8,8 @@
 #include <sstream>
 #include <tuple>
 
-#include "policy/inspect/describe.h"
 #include "policy/inspect/membership.h"
+#include "policy/model/describe.h"
 #include "policy/model/quantity.h"
 #include "policy/model/resolve.h"
 

@@ -9,6 +9,7 @@
 #include <set>
 #include <tuple>
 
+#include "policy/model/describe.h"
 #include "policy/model/quantity.h"
 #include "policy/model/resolve.h"
 
@@ -21,10 +22,6 @@ Diagnostic warning(SourcePos pos, std::string message, std::string rule) {
 
 std::string subject_key(const Subject& s) {
   return (s.ns ? "ns=" + *s.ns : std::string("ns:*")) + " {" + s.pods.canonical() + "}";
-}
-
-std::string port_label(const PortSpec& p) {
-  return p.proto == Protocol::any ? p.named : p.named + "/" + protocol_name(p.proto);
 }
 
 // ---- containment of peers and ports, for shadowed and duplicate rules ----
@@ -285,7 +282,7 @@ void check_named_ports(const PolicySet& ps, const Endpoints& inv, Diagnostics& o
       });
       if (resolved) continue;
       out.push_back(warning(port.pos,
-                            "named port \"" + port_label(port) + "\" is defined by no " +
+                            "named port \"" + port_spec_text(port) + "\" is defined by no " +
                                 (r.dir == Direction::ingress ? "endpoint the rule applies to"
                                                              : "peer endpoint of the rule") +
                                 "; the rule allows nothing on it",

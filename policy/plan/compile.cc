@@ -8,6 +8,7 @@
 #include <set>
 #include <tuple>
 
+#include "policy/model/describe.h"
 #include "policy/model/resolve.h"
 #include "policy/plan/nft_comment.h"
 #include "policy/plan/nft_names.h"
@@ -99,44 +100,6 @@ bool candidate_less(const Candidate& a, const Candidate& b) {
   if (a.last != b.last) return a.last < b.last;
   // Rules from different sources that match alike: keep a stable order by their comment.
   return a.prepared->comments[a.target][a.port] < b.prepared->comments[b.target][b.port];
-}
-
-std::string port_text(const PortSpec& p) {
-  if (!p.named.empty()) {
-    return p.proto == Protocol::any ? "port " + p.named
-                                    : std::string(protocol_name(p.proto)) + "/" + p.named;
-  }
-  std::string s = protocol_name(p.proto);
-  if (p.first == 0 || p.proto == Protocol::icmp) return p.proto == Protocol::any ? "any port" : s;
-  s += "/" + std::to_string(p.first);
-  if (p.last > p.first) s += "-" + std::to_string(p.last);
-  return s;
-}
-
-std::string selector_text(const LabelSelector& s) { return "{" + s.canonical() + "}"; }
-
-std::string subject_text(const Subject& s) {
-  if (!s.group.empty()) return s.group;
-  return selector_text(s.pods);
-}
-
-std::string endpoint_peer_text(const EndpointPeer& p) {
-  if (!p.group.empty()) return p.group;
-  switch (p.namespaces.kind) {
-    case NamespaceScope::Kind::any:
-      return "*/" + selector_text(p.pods);
-    case NamespaceScope::Kind::named:
-      return p.namespaces.name + "/" + selector_text(p.pods);
-    case NamespaceScope::Kind::selector:
-      return "ns" + selector_text(p.namespaces.selector) + "/" + selector_text(p.pods);
-  }
-  return "";
-}
-
-std::string cidr_text(const CidrPeer& c) {
-  std::string s = c.cidr.to_string();
-  for (const auto& e : c.except) s += " except " + e.to_string();
-  return s;
 }
 
 // The part of a port name that can go into a set name.
@@ -299,7 +262,7 @@ class Compiler {
     if (rule.any_port) {
       pr.ports.push_back(PortEntry{nullptr, "any port", {}});
     } else {
-      for (const auto& p : rule.ports) pr.ports.push_back(PortEntry{&p, port_text(p), p.pos});
+      for (const auto& p : rule.ports) pr.ports.push_back(PortEntry{&p, port_spec_text(p), p.pos});
     }
     const std::string subj = subject_text(rule.subject);
     const std::string tail =
@@ -358,7 +321,7 @@ class Compiler {
         t.kind = Target::Kind::cidr;
         t.cidr = &std::get<CidrPeer>(p.what);
         t.key = cidr_peer_key(*t.cidr);
-        t.text = cidr_text(*t.cidr);
+        t.text = cidr_peer_text(*t.cidr);
         t.base = base_.at(t.key);
         const int family = t.cidr->cidr.addr.family;
         NftSet s;

@@ -129,8 +129,8 @@ awk '/ observed /{n = 12; next} n-- > 0 && / X /{f = 1} END {exit !f}' "$ENGINE/
 
 step "labels select as documented: Compose, Swarm, Kubernetes (namespace from the pod label)"
 rules() { status_json "$sock" | jq -r --arg n "$1" '.endpoints[] | select(.name == $n) | .rules[].comment'; }
-grep -q '^blog: blog-proxy -> blog-app tcp/9000' <<<"$(rules blog-app-1)" || die "blog-app-1 lacks the Compose rule"
-grep -q '^votes: vote -> redis tcp/6379' <<<"$(rules votes_redis.1)" || die "votes_redis.1 lacks the Swarm rule"
+grep -q '^blog: blog-proxy -> blog-app 9000/tcp' <<<"$(rules blog-app-1)" || die "blog-app-1 lacks the Compose rule"
+grep -q '^votes: vote -> redis 6379/tcp' <<<"$(rules votes_redis.1)" || die "votes_redis.1 lacks the Swarm rule"
 status_json "$sock" | jq -e '.endpoints[] | select(.name == "shop-misc") | .rules | length > 0' >/dev/null ||
   die "shop-misc has no rules"
 grep -qi 'default-deny' <<<"$(rules shop-misc)" || { rules shop-misc >&2; die "shop-misc is not isolated by shop/default-deny"; }

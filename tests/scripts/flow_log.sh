@@ -131,9 +131,9 @@ jq -e '.endpoints[] | select(.name == "aud") | .would_deny_packets >= 1 and .dro
 jq -e '.endpoints[] | select(.name == "web") | .dropped_packets >= 2' "$work/status.json" >/dev/null ||
   fail "web's drop counter: $(jq '.endpoints[] | select(.name == "web")' "$work/status.json")"
 "$build/bulkhead" status --status-socket "$work/status.sock" --drops >"$work/drops.txt"
-grep -qE 'would-deny +client 198\.18\.0\.2 +aud 198\.18\.0\.4 +tcp/8080 +1 +watch' "$work/drops.txt" ||
+grep -qE 'would-deny +client 198\.18\.0\.2 +aud 198\.18\.0\.4 +8080/tcp +1 +watch' "$work/drops.txt" ||
   fail "human --drops lacks the audit flow: $(cat "$work/drops.txt")"
-grep -qE 'denied +client 198\.18\.0\.2 +web 198\.18\.0\.3 +udp/53 +[0-9]+ +lock' "$work/drops.txt" ||
+grep -qE 'denied +client 198\.18\.0\.2 +web 198\.18\.0\.3 +53/udp +[0-9]+ +lock' "$work/drops.txt" ||
   fail "human --drops lacks the UDP flow: $(cat "$work/drops.txt")"
 
 step "metrics count logged flows per endpoint, policy and verdict"

@@ -9,28 +9,17 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
+#include <utility>
 
+#include "common/unique_fd.h"
 #include "netlink/ns/netns.h"
 
 namespace bulkhead::netlink::testing {
 
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    return *this;
-  }
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+// The owned fd of the product, under the name these tests have always used.
+using Fd = UniqueFd;
 
 inline sockaddr_in v4(const std::string& addr, uint16_t port) {
   sockaddr_in sa{};
@@ -40,29 +29,25 @@ inline sockaddr_in v4(const std::string& addr, uint16_t port) {
   return sa;
 }
 
-// A socket of `type` created in `ns`, bound to 0.0.0.0:port when port != 0 (TCP: listening).
+// A socket of `type` created in `ns` (netlink::socket_in), bound to 0.0.0.0:port when port != 0
+// (TCP: listening).
 inline Fd socket_in(const NetnsHandle& ns, int type, uint16_t port) {
-  int fd = -1;
-  Status st = run_in_netns(ns, [&]() -> Status {
-    fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
-    if (fd < 0) return make_error("socket", "", errno);
-    int on = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    if (port != 0) {
-      sockaddr_in sa = v4("0.0.0.0", port);
-      if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-        return make_error("bind", "", errno);
-      }
-      if (type == SOCK_STREAM && listen(fd, 16) != 0) return make_error("listen", "", errno);
-    }
-    return {};
-  });
-  if (!st.ok()) {
-    ADD_FAILURE() << st.error().to_string();
-    if (fd >= 0) close(fd);
+  auto made = netlink::socket_in(ns, AF_INET, type | SOCK_CLOEXEC, 0);
+  if (!made.ok()) {
+    ADD_FAILURE() << made.error().to_string();
     return Fd();
   }
-  return Fd(fd);
+  Fd fd = std::move(made).value();
+  int on = 1;
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  if (port == 0) return fd;
+  sockaddr_in sa = v4("0.0.0.0", port);
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+      (type == SOCK_STREAM && listen(fd.get(), 16) != 0)) {
+    ADD_FAILURE() << "bind or listen on port " << port << ": " << std::strerror(errno);
+    return Fd();
+  }
+  return fd;
 }
 
 // Whether a TCP handshake from `from` to addr:port completes within timeout_ms.

@@ -28,7 +28,8 @@ struct Lab {
     ASSERT_TRUE(st.ok()) << st.error().to_string();
     auto ns = NetnsHandle::open(plan.netns);
     ASSERT_TRUE(ns.ok());
-    auto m = ChangeMonitor::open(*ns, {true, true, true});
+    auto m = ChangeMonitor::open(std::make_shared<const NetnsHandle>(std::move(*ns)),
+                                 {true, true, true});
     ASSERT_TRUE(m.ok()) << m.error().to_string();
     mon.emplace(std::move(*m));
   }

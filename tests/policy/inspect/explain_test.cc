@@ -9,6 +9,7 @@
 #include "policy/inspect/evaluate.h"
 #include "policy/inspect/flow_query.h"
 #include "policy/load/load.h"
+#include "policy/model/describe.h"
 #include "tests/support/policy_builders.h"
 #include "tests/support/random_policy.h"
 

@@ -131,8 +131,8 @@ TEST(Compile, ShopExampleRendersToTheExactTable) {
 		ct state invalid drop
 		iif "lo" accept
 		icmpv6 type 133-137 accept
-		ip saddr @web_v4 tcp dport 8080 counter packets 0 bytes 0 accept comment "shop: web -> api tcp/8080 (shop.yaml:20:7)"
-		ip6 saddr @web_v6 tcp dport 8080 counter packets 0 bytes 0 accept comment "shop: web -> api tcp/8080 (shop.yaml:20:7)"
+		ip saddr @web_v4 tcp dport 8080 counter packets 0 bytes 0 accept comment "shop: web -> api 8080/tcp (shop.yaml:20:7)"
+		ip6 saddr @web_v6 tcp dport 8080 counter packets 0 bytes 0 accept comment "shop: web -> api 8080/tcp (shop.yaml:20:7)"
 		limit rate 10/second burst 20 packets log prefix "bulkhead deny ingress api-1" group 4242
 		counter packets 0 bytes 0 drop comment "drop other ingress (isolated by shop)"
 	}
@@ -143,12 +143,12 @@ TEST(Compile, ShopExampleRendersToTheExactTable) {
 		ct state invalid drop
 		oif "lo" accept
 		icmpv6 type 133-137 accept
-		ip daddr @cidr_c566595c_v4 udp dport 53 counter packets 0 bytes 0 accept comment "shop: api -> 198.18.0.0/16 except 198.18.1.0/24 udp/53 (shop.yaml:22:7)"
+		ip daddr @cidr_c566595c_v4 udp dport 53 counter packets 0 bytes 0 accept comment "shop: api -> 198.18.0.0/16 except 198.18.1.0/24 53/udp (shop.yaml:22:7)"
 		ip daddr @cidr_c566595c_v4 meta l4proto icmp counter packets 0 bytes 0 accept comment "shop: api -> 198.18.0.0/16 except 198.18.1.0/24 icmp (shop.yaml:22:7)"
-		ip daddr @_any.http.tcp8080_v4 tcp dport 8080 counter packets 0 bytes 0 accept comment "shop: api -> any tcp/http (shop.yaml:24:7)"
-		ip daddr @_any.http.tcp80_v4 tcp dport 80 counter packets 0 bytes 0 accept comment "shop: api -> any tcp/http (shop.yaml:24:7)"
-		ip6 daddr @_any.http.tcp8080_v6 tcp dport 8080 counter packets 0 bytes 0 accept comment "shop: api -> any tcp/http (shop.yaml:24:7)"
-		ip6 daddr @_any.http.tcp80_v6 tcp dport 80 counter packets 0 bytes 0 accept comment "shop: api -> any tcp/http (shop.yaml:24:7)"
+		ip daddr @_any.http.tcp8080_v4 tcp dport 8080 counter packets 0 bytes 0 accept comment "shop: api -> any http/tcp (shop.yaml:24:7)"
+		ip daddr @_any.http.tcp80_v4 tcp dport 80 counter packets 0 bytes 0 accept comment "shop: api -> any http/tcp (shop.yaml:24:7)"
+		ip6 daddr @_any.http.tcp8080_v6 tcp dport 8080 counter packets 0 bytes 0 accept comment "shop: api -> any http/tcp (shop.yaml:24:7)"
+		ip6 daddr @_any.http.tcp80_v6 tcp dport 80 counter packets 0 bytes 0 accept comment "shop: api -> any http/tcp (shop.yaml:24:7)"
 		limit rate 10/second burst 20 packets log prefix "bulkhead deny egress api-1" group 4242
 		counter packets 0 bytes 0 drop comment "drop other egress (isolated by shop)"
 	}
@@ -354,10 +354,12 @@ TEST(Compile, NamespaceSelectorsSeeDocumentLabelsAndTheImplicitNameLabel) {
   EXPECT_EQ(elements(set(p, rules[2].peer_set)),
             (std::vector<std::string>{"198.18.0.4", "198.18.0.5"}));
   EXPECT_EQ(elements(set(p, rules[4].peer_set)), (std::vector<std::string>{"198.18.0.3"}));
-  EXPECT_EQ(rules[0].comment, "prod/db: ns{team=a}/{app=web} -> {app=db} tcp/5432 (p.yaml:4:7)");
-  EXPECT_EQ(rules[2].comment,
-            "prod/db: ns{kubernetes.io/metadata.name=dev}/{} -> {app=db} tcp/5432 (p.yaml:4:7)");
-  EXPECT_EQ(rules[4].comment, "prod/db: prod/{app=web} -> {app=db} tcp/5432 (p.yaml:4:7)");
+  EXPECT_EQ(rules[0].comment,
+            "prod/db: ns{team=a}/{app=web} -> prod/{app=db} 5432/tcp (p.yaml:4:7)");
+  EXPECT_EQ(
+      rules[2].comment,
+      "prod/db: ns{kubernetes.io/metadata.name=dev}/{} -> prod/{app=db} 5432/tcp (p.yaml:4:7)");
+  EXPECT_EQ(rules[4].comment, "prod/db: prod/{app=web} -> prod/{app=db} 5432/tcp (p.yaml:4:7)");
   // Kubernetes peers are named by a hash of their canonical key.
   EXPECT_EQ(rules[0].peer_set.substr(0, 3), "ep_");
   EXPECT_EQ(rules[0].peer_set.size(), std::string("ep_12345678_v4").size());
@@ -418,13 +420,13 @@ TEST(Compile, PortShapes) {
   const auto rules = allow_rules(chain(find(plan, "s1"), "ingress"));
   const std::vector<NftRule> want{
       allow(0, "", L4::tcp, 0, 0, "p: any -> s tcp (p.yaml:2:7)"),
-      allow(0, "", L4::udp, 8000, 8100, "p: any -> s udp/8000-8100 (p.yaml:2:7)"),
-      allow(0, "", L4::tcp, 53, 53, "p: any -> s any/53 (p.yaml:2:7)"),
-      allow(0, "", L4::udp, 53, 53, "p: any -> s any/53 (p.yaml:2:7)"),
-      allow(0, "", L4::sctp, 53, 53, "p: any -> s any/53 (p.yaml:2:7)"),
+      allow(0, "", L4::udp, 8000, 8100, "p: any -> s 8000-8100/udp (p.yaml:2:7)"),
+      allow(0, "", L4::tcp, 53, 53, "p: any -> s 53 (p.yaml:2:7)"),
+      allow(0, "", L4::udp, 53, 53, "p: any -> s 53 (p.yaml:2:7)"),
+      allow(0, "", L4::sctp, 53, 53, "p: any -> s 53 (p.yaml:2:7)"),
       allow(0, "", L4::icmp, 0, 0, "p: any -> s icmp (p.yaml:2:7)"),
       allow(0, "", L4::icmpv6, 0, 0, "p: any -> s icmp (p.yaml:2:7)"),
-      allow(0, "", L4::sctp, 9, 9, "p: any -> s sctp/9 (p.yaml:2:7)")};
+      allow(0, "", L4::sctp, 9, 9, "p: any -> s 9/sctp (p.yaml:2:7)")};
   EXPECT_EQ(rules, want);
 }
 
@@ -460,10 +462,10 @@ TEST(Compile, IngressNamedPortResolvesOnTheEndpointItselfByNameAndProtocol) {
                    endpoint("db-4", "app=db", {"198.18.0.5"})});
   EXPECT_EQ(allow_rules(chain(find(plan, "db-1"), "ingress")),
             (std::vector<NftRule>{
-                allow(0, "", L4::tcp, 5432, 5432, "p: any -> db tcp/pg (p.yaml:2:7)")}));
+                allow(0, "", L4::tcp, 5432, 5432, "p: any -> db pg/tcp (p.yaml:2:7)")}));
   EXPECT_EQ(allow_rules(chain(find(plan, "db-2"), "ingress")),
             (std::vector<NftRule>{
-                allow(0, "", L4::tcp, 5433, 5433, "p: any -> db tcp/pg (p.yaml:2:7)")}));
+                allow(0, "", L4::tcp, 5433, 5433, "p: any -> db pg/tcp (p.yaml:2:7)")}));
   EXPECT_TRUE(allow_rules(chain(find(plan, "db-3"), "ingress")).empty());  // protocol differs
   EXPECT_TRUE(allow_rules(chain(find(plan, "db-4"), "ingress")).empty());  // no such name
 }
@@ -539,10 +541,10 @@ TEST(Compile, IdenticalRulesAndSetsAreMergedKeepingTheFirstComment) {
   const auto& p = find(plan, "api");
   EXPECT_EQ(allow_rules(chain(p, "ingress")),
             (std::vector<NftRule>{
-                allow(4, "web_v4", L4::tcp, 80, 80, "a-pol: web -> api tcp/80 (a.yaml:9:7)"),
-                allow(6, "web_v6", L4::tcp, 80, 80, "a-pol: web -> api tcp/80 (a.yaml:9:7)"),
-                allow(4, "web_v4", L4::tcp, 443, 443, "a-pol: web -> api tcp/443 (a.yaml:9:7)"),
-                allow(6, "web_v6", L4::tcp, 443, 443, "a-pol: web -> api tcp/443 (a.yaml:9:7)")}));
+                allow(4, "web_v4", L4::tcp, 80, 80, "a-pol: web -> api 80/tcp (a.yaml:9:7)"),
+                allow(6, "web_v6", L4::tcp, 80, 80, "a-pol: web -> api 80/tcp (a.yaml:9:7)"),
+                allow(4, "web_v4", L4::tcp, 443, 443, "a-pol: web -> api 443/tcp (a.yaml:9:7)"),
+                allow(6, "web_v6", L4::tcp, 443, 443, "a-pol: web -> api 443/tcp (a.yaml:9:7)")}));
   EXPECT_EQ(p.table->sets.size(), 2u);
 }
 

@@ -143,7 +143,7 @@ NftTable every_form() {
                      RuleKind::loopback_accept, RuleKind::icmpv6_nd_accept})
     in.rules.push_back(base_rule(k));
   in.rules.push_back(
-      allow(4, "web_v4", L4::tcp, 8080, 0, "shop: web -> api tcp/8080 (shop.yaml:20:7)"));
+      allow(4, "web_v4", L4::tcp, 8080, 0, "shop: web -> api 8080/tcp (shop.yaml:20:7)"));
   in.rules.push_back(allow(6, "web_v6", L4::udp, 8000, 8100));
   in.rules.push_back(allow(4, "cidr_0a_v4", L4::sctp, 9));
   in.rules.push_back(allow(6, "cidr_0b_v6", L4::sctp));
@@ -206,7 +206,7 @@ TEST_F(RenderRoundtrip, AuditChainEndsInACountedAccept) {
   for (RuleKind k : {RuleKind::ct_established_accept, RuleKind::ct_invalid_drop,
                      RuleKind::loopback_accept, RuleKind::icmpv6_nd_accept})
     in.rules.push_back(base_rule(k));
-  in.rules.push_back(allow(0, "", L4::tcp, 22, 0, "ops: any -> db tcp/22 (p.yaml:5:1)"));
+  in.rules.push_back(allow(0, "", L4::tcp, 22, 0, "ops: any -> db 22/tcp (p.yaml:5:1)"));
   in.rules.push_back(log_rule("bulkhead would-deny ingress db-1", kLogRate, kLogBurst));
   NftRule last;
   last.kind = RuleKind::final_accept;

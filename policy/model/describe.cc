@@ -1,4 +1,4 @@
-#include "policy/inspect/describe.h"
+#include "policy/model/describe.h"
 
 #include "policy/model/resolve.h"
 
@@ -18,6 +18,11 @@ std::string port_spec_text(const PortSpec& p) {
   std::string range = std::to_string(p.first);
   if (p.last > p.first) range += "-" + std::to_string(p.last);
   return p.proto == Protocol::any ? range : range + "/" + protocol_name(p.proto);
+}
+
+std::string flow_port_text(Protocol proto, uint16_t port) {
+  if (proto == Protocol::icmp) return "icmp";
+  return std::to_string(port) + "/" + protocol_name(proto);
 }
 
 std::string endpoint_peer_text(const EndpointPeer& p) {

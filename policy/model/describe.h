@@ -1,7 +1,9 @@
-// Short human texts for model entries, shared by explain and graph: the way a reader would write
-// a peer, a subject or a port back into a policy.
+// Short human texts for model entries: the way a reader would write a peer, a subject or a port
+// back into a policy. The one renderer of descriptions: the kernel's rule comments (compile),
+// explain, graph, lint and the CLI's flow table all say "8080/tcp" through here.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "policy/model/model.h"
@@ -11,6 +13,8 @@ namespace bulkhead::policy {
 // "8080/tcp", "30000-32767/tcp", "tcp" (every TCP port), "icmp", "http/tcp" (a named port),
 // "53-8080" (a range on every protocol with ports), "any port".
 std::string port_spec_text(const PortSpec& p);
+// One port of a flow: "8080/tcp", "53/udp", "icmp" (ICMP has no ports).
+std::string flow_port_text(Protocol proto, uint16_t port);
 // A native group by name; a Kubernetes pod set as NAMESPACE/{SELECTOR}: "shop/{app=web}",
 // "shop/{}" (every pod of shop), "ns{team=ops}/{app=prometheus}", "*/{app=x}" (any namespace).
 std::string endpoint_peer_text(const EndpointPeer& p);
