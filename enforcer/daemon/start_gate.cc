@@ -6,8 +6,8 @@
 
 #include "enforcer/sources/docker/client.h"
 #include "enforcer/sources/docker/json.h"
-#include "netlink/ns/link_addresses.h"
 #include "netlink/ns/netns.h"
+#include "netlink/tc/link_addresses.h"
 
 namespace bulkhead::daemon {
 namespace {
