@@ -8,6 +8,9 @@
 #     at its first act, a plain runc control started among them does;
 #   bulkheadd started: the quarantined one gets its real table, the unselected one is released
 #     (connects), no quarantine table is left;
+#   bulkheadd running: a burst of the same size is born enforced (the daemon answers every hook:
+#     status says enforced_at "start", never quarantined) and none reaches the peer, while an
+#     unselected container under the same wrapper and hook connects;
 #   the wrapper passes other commands and exit codes through: a --runtime runc container works,
 #     `bulkhead-runtime --version` and `state` of an unknown id answer as runc does.
 # usage: hook_docker.sh BUILD_DIR SOURCE_DIR
@@ -143,7 +146,7 @@ expect_verdicts hk-burst-control "LOOPBACK_OK PEER_CONNECTED "
 
 step "bulkheadd started: real tables replace quarantine, the unselected one is released"
 "$build/bulkheadd" --policy "$ENGINE/policy.yaml" --source "docker:$ENGINE/docker.sock" \
-  --status-socket "$sock" --log-format json >>"$log" 2>&1 &
+  --status-socket "$sock" --hook-socket "$hook_sock" --log-format json >>"$log" 2>&1 &
 daemon_pid=$!
 for c in hk-deny-1 hk-deny-2 hk-control-1; do
   wait_for 15 has_real_table "$c" || die "$c did not get its real table: $(table_text "$c")"
@@ -157,6 +160,31 @@ not_quarantined() { ! is_quarantined "$1"; }
 for c in $(dk ps -q); do
   wait_for 15 not_quarantined "$c" || die "a quarantine table is left in $c"
 done
+
+step "bulkheadd running: a burst of $burst is born enforced; an unselected one under the wrapper connects"
+{
+  seq -f 'hk-live-%03g' 1 "$burst"
+  echo "hk-live-free --label app=other"
+} | xargs -P 10 -L 1 bash -c 'run_one "$@"' _
+connected=0
+for ((i = 1; i <= burst; i++)); do
+  c=$(printf 'hk-live-%03d' "$i")
+  wait_for 10 has_verdicts "$c" || die "$c printed no verdict: $(dk logs "$c" 2>&1 | tail -3)"
+  [ "$(verdicts "$c")" = "LOOPBACK_OK PEER_BLOCKED " ] || connected=$((connected + 1))
+done
+[ "$connected" = 0 ] || die "$connected of $burst containers reached the peer with bulkheadd running"
+# The unselected one is the control: the same first act under the same wrapper and hook connects.
+expect_verdicts hk-live-free "LOOPBACK_OK PEER_CONNECTED "
+"$build/bulkhead" status --status-socket "$sock" --json >"$ENGINE/status.json" || die "bulkhead status"
+# The daemon answered every hook in time: rules in place at start, none of them quarantined first.
+at_start=$(jq '[.endpoints[] | select((.name | startswith("hk-live-")) and .enforced_at == "start"
+  and .started_quarantined == false)] | length' "$ENGINE/status.json")
+[ "$at_start" = "$burst" ] || die "$at_start of $burst burst endpoints enforced at start: $(jq -c \
+  '[.endpoints[] | select(.name | startswith("hk-live-")) | {name, enforced_at, started_quarantined}]' \
+  "$ENGINE/status.json")"
+# Those that started while the daemon was away are reported as such.
+jq -e '.endpoints[] | select(.name == "hk-deny-1") | .started_quarantined == true and
+  .enforced_at == "after"' "$ENGINE/status.json" >/dev/null || die "hk-deny-1 not reported as started quarantined"
 
 step "the wrapper passes other commands and exit codes through"
 want=$(runc --version) got=$("$build/bulkhead-runtime" --version) ||
