@@ -17,18 +17,7 @@ build=$(cd "${1:-$src/build}" && pwd)
 N=${N:-100}
 P=${P:-20}
 
-ENGINE=$(mktemp -d /tmp/bhhb.XXXXXX)
-BUILD=$build
-source "$src/tests/scripts/lib/docker.sh"
-daemon_pid=
-cleanup() {
-  set +e
-  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-  bash "$src/scripts/docker-test-engine.sh" stop "$ENGINE"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-hook_sock=$ENGINE/hook.sock
+source "$src/bench/lib/hook_engine.sh" bhhb
 times=$ENGINE/hook.times
 cat >"$ENGINE/hook-timed.sh" <<SH
 #!/bin/sh

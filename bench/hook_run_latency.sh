@@ -14,18 +14,7 @@ src=$(cd "${2:-$(dirname "$0")/..}" && pwd)
 build=$(cd "${1:-$src/build}" && pwd)
 N=${N:-40}
 
-ENGINE=$(mktemp -d /tmp/bhhl.XXXXXX)
-BUILD=$build
-source "$src/tests/scripts/lib/docker.sh"
-daemon_pid=
-cleanup() {
-  set +e
-  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-  bash "$src/scripts/docker-test-engine.sh" stop "$ENGINE"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-hook_sock=$ENGINE/hook.sock
+source "$src/bench/lib/hook_engine.sh" bhhl
 cat >"$ENGINE/runtime.sh" <<SH
 #!/bin/sh
 exec "$build/bulkhead-runtime" --hook-path "$build/bulkhead-hook" --hook-arg=--socket=$hook_sock "\$@"

@@ -10,7 +10,7 @@ namespace bulkhead::daemon {
 namespace fs = std::filesystem;
 
 FileWatch::FileWatch(const std::vector<std::string>& paths) {
-  fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  fd_ = UniqueFd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   std::set<std::string> dirs;
   for (const auto& p : paths) {
     std::error_code ec;
@@ -23,25 +23,21 @@ FileWatch::FileWatch(const std::vector<std::string>& paths) {
       dirs.insert(abs.parent_path().lexically_normal().string());
     }
   }
-  if (fd_ < 0) return;
+  if (fd_.get() < 0) return;
   for (const auto& d : dirs) {
     int wd = ::inotify_add_watch(
-        fd_, d.c_str(),
+        fd_.get(), d.c_str(),
         IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_ATTRIB);
     if (wd >= 0) dirs_.emplace_back(wd, d);
   }
 }
 
-FileWatch::~FileWatch() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 bool FileWatch::drain() {
-  if (fd_ < 0) return false;
+  if (fd_.get() < 0) return false;
   bool hit = false;
   alignas(inotify_event) char buf[16384];
   for (;;) {
-    ssize_t n = ::read(fd_, buf, sizeof(buf));
+    ssize_t n = ::read(fd_.get(), buf, sizeof(buf));
     if (n <= 0) break;
     for (char* p = buf; p < buf + n;) {
       auto* ev = reinterpret_cast<inotify_event*>(p);

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "common/unique_fd.h"
+
 namespace bulkhead::daemon {
 
 class FileWatch {
@@ -14,14 +16,13 @@ class FileWatch {
   explicit FileWatch(const std::vector<std::string>& paths);
   FileWatch(const FileWatch&) = delete;
   FileWatch& operator=(const FileWatch&) = delete;
-  ~FileWatch();
 
-  int fd() const { return fd_; }  // readable when something changed
+  int fd() const { return fd_.get(); }  // readable when something changed
   // Drains pending events; true when one concerns a watched path.
   bool drain();
 
  private:
-  int fd_ = -1;
+  UniqueFd fd_;
   std::set<std::string> files_;                    // watched files, by absolute path
   std::vector<std::pair<int, std::string>> dirs_;  // watch descriptor -> directory
   std::set<std::string> whole_dirs_;  // directories given as paths: any *.yaml/*.yml change counts

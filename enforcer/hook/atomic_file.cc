@@ -8,11 +8,14 @@
 #include <climits>
 #include <cstdio>
 
+#include "common/unique_fd.h"
+
 namespace bulkhead::hook {
 
 Result<std::string> read_file(const std::string& path, size_t max_bytes) {
   const std::string op = "read " + path;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const UniqueFd owned(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  const int fd = owned.get();
   if (fd < 0) return make_error(op, "open", errno);
   std::string text;
   char buf[8192];
@@ -21,17 +24,13 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const int e = errno;
-      ::close(fd);
       return make_error(op, "read", e);
     }
     if (n == 0) break;
     text.append(buf, static_cast<size_t>(n));
-    if (text.size() > max_bytes) {
-      ::close(fd);
+    if (text.size() > max_bytes)
       return make_error(op, "larger than " + std::to_string(max_bytes) + " bytes");
-    }
   }
-  ::close(fd);
   return text;
 }
 
@@ -40,7 +39,8 @@ Status write_file_atomic(const std::string& path, const std::string& text, unsig
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0) mode = st.st_mode & 07777;
   const std::string tmp = path + ".bulkhead-tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  UniqueFd owned(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  const int fd = owned.get();
   if (fd < 0) return make_error(op, "open " + tmp, errno);
   size_t off = 0;
   while (off < text.size()) {
@@ -48,17 +48,18 @@ Status write_file_atomic(const std::string& path, const std::string& text, unsig
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const int e = errno;
-      ::close(fd);
       ::unlink(tmp.c_str());
       return make_error(op, "write", e);
     }
     off += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  // fsync reports the write errors that close could; the descriptor closes before the rename.
+  if (::fsync(fd) != 0) {
     const int e = errno;
     ::unlink(tmp.c_str());
-    return make_error(op, "fsync/close", e);
+    return make_error(op, "fsync", e);
   }
+  owned.reset();
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int e = errno;
     ::unlink(tmp.c_str());

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/unique_fd.h"
+
 namespace bulkhead::hook {
 namespace {
 
@@ -16,20 +18,6 @@ namespace {
 constexpr size_t kMaxLine = kMaxAnswerBytes;
 
 using Clock = std::chrono::steady_clock;
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 int remaining_ms(Clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -122,7 +110,7 @@ Result<HookAnswer> read_answer(const std::string& line) {
 Result<HookAnswer> ask_daemon(const std::string& socket_path, const OciState& st,
                               const std::string& engine, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
-  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (fd.get() < 0) return make_error("hook socket", "socket", errno);
   if (auto s = connect_by(fd.get(), socket_path, deadline); !s) return s.error();
   if (auto s = peer_is_root(fd.get()); !s) return s.error();

@@ -29,35 +29,27 @@ Result<StatusSocket> StatusSocket::listen(const std::string& path, long gid) {
   if (!fill_addr(path, &sa)) return make_error("status socket " + path, "path too long");
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return make_error("status socket " + path, "socket", errno);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (fd.get() < 0) return make_error("status socket " + path, "socket", errno);
   ::unlink(path.c_str());  // a stale socket of a previous run
   // Created with no permissions for anyone but the owner from the first moment; the group gets
   // its access only once the socket carries that group.
   mode_t old = ::umask(0177);
-  int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  int rc = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
   ::umask(old);
   if (rc == 0 && gid >= 0) {
     rc = ::chown(path.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(gid));
     if (rc == 0) rc = ::chmod(path.c_str(), 0660);
   }
-  if (rc != 0 || ::listen(fd, 16) != 0) {
+  if (rc != 0 || ::listen(fd.get(), 16) != 0) {
     int err = errno;
-    ::close(fd);
     return make_error("status socket " + path, "bind/listen", err);
   }
-  return StatusSocket(fd, path, gid);
-}
-
-StatusSocket::StatusSocket(StatusSocket&& o) noexcept
-    : fd_(o.fd_), path_(std::move(o.path_)), gid_(o.gid_) {
-  o.fd_ = -1;
+  return StatusSocket(std::move(fd), path, gid);
 }
 
 StatusSocket::~StatusSocket() {
-  if (fd_ < 0) return;
-  ::close(fd_);
-  ::unlink(path_.c_str());
+  if (fd_.get() >= 0) ::unlink(path_.c_str());  // a moved-from socket owns no path
 }
 
 bool StatusSocket::authorised(int conn) const {
@@ -81,7 +73,8 @@ bool StatusSocket::authorised(int conn) const {
 }
 
 void StatusSocket::serve_one(const std::function<std::string()>& document) {
-  int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  UniqueFd conn(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  int c = conn.get();
   if (c < 0) return;
   std::string reply;
   if (!authorised(c)) {
@@ -99,17 +92,16 @@ void StatusSocket::serve_one(const std::function<std::string()>& document) {
     if (n <= 0) break;
     off += static_cast<size_t>(n);
   }
-  ::close(c);
 }
 
 Result<std::string> fetch_status(const std::string& path) {
   sockaddr_un sa;
   if (!fill_addr(path, &sa)) return make_error("connect " + path, "path too long");
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  UniqueFd conn(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int fd = conn.get();
   if (fd < 0) return make_error("connect " + path, "socket", errno);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
     int err = errno;
-    ::close(fd);
     return make_error("connect " + path, "is bulkheadd running?", err);
   }
   timeval tv{5, 0};
@@ -121,7 +113,6 @@ Result<std::string> fetch_status(const std::string& path) {
     if (n <= 0) break;
     out.append(buf, static_cast<size_t>(n));
   }
-  ::close(fd);
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "common/unique_fd.h"
 
 namespace bulkhead::daemon {
 
@@ -16,20 +17,21 @@ class StatusSocket {
  public:
   // `gid` < 0: root only. The process must be a member of `gid` (see join_group()).
   static Result<StatusSocket> listen(const std::string& path, long gid = -1);
-  StatusSocket(StatusSocket&& o) noexcept;
+  StatusSocket(StatusSocket&& o) noexcept = default;
   StatusSocket& operator=(StatusSocket&&) = delete;
   StatusSocket(const StatusSocket&) = delete;
   ~StatusSocket();
 
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
   // Accepts one pending connection and answers it with `document()` (called only for an
   // authorised peer). Never blocks for long: the answer is written with a short send timeout.
   void serve_one(const std::function<std::string()>& document);
 
  private:
-  StatusSocket(int fd, std::string path, long gid) : fd_(fd), path_(std::move(path)), gid_(gid) {}
+  StatusSocket(UniqueFd fd, std::string path, long gid)
+      : fd_(std::move(fd)), path_(std::move(path)), gid_(gid) {}
   bool authorised(int conn) const;
-  int fd_ = -1;
+  UniqueFd fd_;
   std::string path_;
   long gid_ = -1;
 };

@@ -28,39 +28,18 @@ Result<NetnsHandle> NetnsHandle::open(const std::string& path) {
     }
     return make_error("open netns " + path, "cannot open", err);
   }
+  UniqueFd owned(fd);
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     int err = errno;
-    ::close(fd);
     return make_error("open netns " + path, "fstat", err);
   }
-  return NetnsHandle(fd, st.st_ino, st.st_dev, path);
+  return NetnsHandle(std::move(owned), st.st_ino, st.st_dev, path);
 }
 
 Result<NetnsHandle> NetnsHandle::current() {
   // /proc/thread-self, not /proc/self: only this thread's namespace matters.
   return open("/proc/thread-self/ns/net");
-}
-
-NetnsHandle::NetnsHandle(NetnsHandle&& o) noexcept
-    : fd_(o.fd_), ino_(o.ino_), dev_(o.dev_), path_(std::move(o.path_)) {
-  o.fd_ = -1;
-}
-
-NetnsHandle& NetnsHandle::operator=(NetnsHandle&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = o.fd_;
-    ino_ = o.ino_;
-    dev_ = o.dev_;
-    path_ = std::move(o.path_);
-    o.fd_ = -1;
-  }
-  return *this;
-}
-
-NetnsHandle::~NetnsHandle() {
-  if (fd_ >= 0) ::close(fd_);
 }
 
 namespace {

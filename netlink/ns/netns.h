@@ -19,13 +19,10 @@ class NetnsHandle {
   // The namespace of the calling thread.
   static Result<NetnsHandle> current();
 
-  NetnsHandle(NetnsHandle&& o) noexcept;
-  NetnsHandle& operator=(NetnsHandle&& o) noexcept;
-  NetnsHandle(const NetnsHandle&) = delete;
-  NetnsHandle& operator=(const NetnsHandle&) = delete;
-  ~NetnsHandle();
+  NetnsHandle(NetnsHandle&& o) noexcept = default;
+  NetnsHandle& operator=(NetnsHandle&& o) noexcept = default;
 
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
   // Identity: two handles name the same namespace when dev and inode match. A restarted container
   // gets a new inode behind the same /proc path.
   ino_t inode() const { return ino_; }
@@ -34,9 +31,9 @@ class NetnsHandle {
   bool same_namespace(const NetnsHandle& o) const { return ino_ == o.ino_ && dev_ == o.dev_; }
 
  private:
-  NetnsHandle(int fd, ino_t ino, dev_t dev, std::string path)
-      : fd_(fd), ino_(ino), dev_(dev), path_(std::move(path)) {}
-  int fd_ = -1;
+  NetnsHandle(UniqueFd fd, ino_t ino, dev_t dev, std::string path)
+      : fd_(std::move(fd)), ino_(ino), dev_(dev), path_(std::move(path)) {}
+  UniqueFd fd_;
   ino_t ino_ = 0;
   dev_t dev_ = 0;
   std::string path_;
