@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
-#include <filesystem>
+
+#include "enforcer/status/unix_listener.h"
 
 namespace bulkhead::daemon {
 namespace {
@@ -25,36 +25,10 @@ std::optional<uid_t> peer_uid(int fd) {
 
 Result<std::unique_ptr<HookSocket>> HookSocket::listen(const std::string& path, TimeSource& time,
                                                        Limits limits) {
-  const std::string what = "hook socket " + path;
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof(sa.sun_path)) return make_error(what, "path too long");
-  std::memcpy(sa.sun_path, path.c_str(), path.size());
-  const auto dir = std::filesystem::path(path).parent_path();
-  if (!dir.empty()) {
-    std::error_code ec;
-    if (std::filesystem::create_directories(dir, ec)) ::chmod(dir.c_str(), 0700);
-    if (ec) return make_error(what, "create directory " + dir.string(), ec.value());
-  }
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (fd.get() < 0) return make_error(what, "socket", errno);
-  // A stale socket of an earlier run; anything else at that path is not ours to delete.
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) return make_error(what, "exists and is not a socket");
-    ::unlink(path.c_str());
-  }
-  // No permission for anyone but root from the first moment.
-  const mode_t old = ::umask(0177);
-  const int rc = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-  ::umask(old);
-  if (rc != 0) return make_error(what, "bind", errno);
-  if (::listen(fd.get(), 128) != 0) {
-    const int err = errno;
-    ::unlink(path.c_str());
-    return make_error(what, "listen", err);
-  }
-  return std::make_unique<HookSocket>(std::move(fd), path, time, limits);
+  // Root only (mode 0600 in a 0700 directory); the peer's uid is checked on every connection.
+  auto fd = listen_unix(path, 128, 0700, "hook socket " + path);
+  if (!fd) return fd.error();
+  return std::make_unique<HookSocket>(std::move(*fd), path, time, limits);
 }
 
 HookSocket::HookSocket(UniqueFd listener, std::string path, TimeSource& time, Limits limits)

@@ -8,8 +8,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <vector>
+
+#include "enforcer/status/unix_listener.h"
 
 namespace bulkhead::daemon {
 namespace {
@@ -25,27 +26,17 @@ bool fill_addr(const std::string& path, sockaddr_un* sa) {
 }  // namespace
 
 Result<StatusSocket> StatusSocket::listen(const std::string& path, long gid) {
-  sockaddr_un sa;
-  if (!fill_addr(path, &sa)) return make_error("status socket " + path, "path too long");
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (fd.get() < 0) return make_error("status socket " + path, "socket", errno);
-  ::unlink(path.c_str());  // a stale socket of a previous run
-  // Created with no permissions for anyone but the owner from the first moment; the group gets
-  // its access only once the socket carries that group.
-  mode_t old = ::umask(0177);
-  int rc = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-  ::umask(old);
-  if (rc == 0 && gid >= 0) {
-    rc = ::chown(path.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(gid));
-    if (rc == 0) rc = ::chmod(path.c_str(), 0660);
+  // The directory stays searchable (0755): with a status group its members reach the socket.
+  auto fd = listen_unix(path, 16, 0755, "status socket " + path);
+  if (!fd) return fd.error();
+  // The group gets its access only once the socket carries that group.
+  if (gid >= 0 && (::chown(path.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(gid)) != 0 ||
+                   ::chmod(path.c_str(), 0660) != 0)) {
+    const int err = errno;
+    ::unlink(path.c_str());
+    return make_error("status socket " + path, "chown/chmod to the status group", err);
   }
-  if (rc != 0 || ::listen(fd.get(), 16) != 0) {
-    int err = errno;
-    return make_error("status socket " + path, "bind/listen", err);
-  }
-  return StatusSocket(std::move(fd), path, gid);
+  return StatusSocket(std::move(*fd), path, gid);
 }
 
 StatusSocket::~StatusSocket() {
