@@ -28,6 +28,9 @@ fi
 ENGINE=$(mktemp -d /tmp/bhhk.XXXXXX)
 BUILD=$build
 source "$src/tests/scripts/lib/docker.sh"
+engine() { dk "$@"; }
+pid_of() { container_pid "$1"; }
+source "$src/tests/scripts/lib/hook.sh"
 daemon_pid=
 cleanup() {
   set +e
@@ -56,17 +59,7 @@ exec "$build/bulkhead-runtime" --hook-path "$build/bulkhead-hook" \
   --hook-arg=--socket=$hook_sock --hook-arg=--timeout=1500 "\$@" 2>>"$ENGINE/runtime.err"
 SH
 chmod +x "$ENGINE/runtime.sh"
-cat >"$ENGINE/policy.yaml" <<'YAML'
-apiVersion: bulkhead/v1
-kind: Policy
-metadata:
-  name: born
-spec:
-  groups:
-    sandbox:
-      selector: app=sandbox
-      isolate: [egress]
-YAML
+write_born_policy "$ENGINE/policy.yaml"
 
 step "engine with bulkhead-runtime as its default runtime"
 BULKHEAD_DOCKERD_ARGS="--add-runtime bulkhead=$ENGINE/runtime.sh --add-runtime bh-other=$ENGINE/runtime.sh --default-runtime bulkhead" \
@@ -77,34 +70,13 @@ dk run -d --runtime runc --name hk-peer --network "$net" "$DOCKER_IMAGE" httpd -
 peer=$(dk inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" hk-peer)
 [ -n "$peer" ] || fail "no address for hk-peer"
 
-# The container's first act: a loopback server and probe, then the peer; the verdicts go to its
-# log, then it stays up for the daemon to take over.
-first_act="httpd -p 127.0.0.1:8080 -h /tmp;
-if nc -w 1 127.0.0.1 8080 </dev/null; then echo LOOPBACK_OK; else echo LOOPBACK_BLOCKED; fi;
-if nc -w 1 $peer 80 </dev/null; then echo PEER_CONNECTED; else echo PEER_BLOCKED; fi;
-exec sleep 600"
+first_act=$(first_act_for "$peer")
 start_probe() {  # NAME LABEL [docker run options]
   local name=$1 label=$2
   shift 2
   dk run -d --name "$name" --network "$net" --label "$label" "$@" "$DOCKER_IMAGE" \
     sh -c "$first_act" >/dev/null || fail "docker run $name"
 }
-verdicts() { dk logs "$1" 2>&1 | grep -E '^(LOOPBACK|PEER)_' | tr '\n' ' '; }
-has_verdicts() { [ "$(dk logs "$1" 2>&1 | grep -cE '^PEER_')" = 1 ]; }
-expect_verdicts() {  # NAME "LOOPBACK_x PEER_y "
-  wait_for 10 has_verdicts "$1" || fail "$1 printed no verdict: $(dk logs "$1" 2>&1 | tail -3)"
-  [ "$(verdicts "$1")" = "$2" ] || fail "$1: got '$(verdicts "$1")', expected '$2'"
-}
-table_text() { nsenter -t "$(container_pid "$1")" -n nft list table inet bulkhead 2>/dev/null; }
-# (Text in a variable first: grep -q closing a pipe early would fail nft, and pipefail with it.)
-table_has() {  # NAME TEXT
-  local t
-  t=$(table_text "$1") || return 1
-  grep -qF -- "$2" <<<"$t"
-}
-is_quarantined() { table_has "$1" 'comment "bulkhead quarantine"'; }
-has_real_table() { table_has "$1" 'isolated by born' && ! is_quarantined "$1"; }
-has_no_table() { ! table_text "$1" >/dev/null; }
 
 step "bulkheadd absent: born quarantined; plain runc is the control"
 start_probe hk-deny-1 app=sandbox

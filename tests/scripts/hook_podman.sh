@@ -33,32 +33,15 @@ net=hookpod
 subnet=198.19.$((200 + $$ % 50)).0/24
 log=$dir/daemon.log
 pid_of() { pd inspect -f '{{.State.Pid}}' "$1"; }
-table_text() { nsenter -t "$(pid_of "$1")" -n nft list table inet bulkhead 2>/dev/null; }
-table_has() {
-  local t
-  t=$(table_text "$1") || return 1
-  grep -qF -- "$2" <<<"$t"
-}
-is_quarantined() { table_has "$1" 'comment "bulkhead quarantine"'; }
-has_real_table() { table_has "$1" 'isolated by born' && ! is_quarantined "$1"; }
-has_no_table() { ! table_text "$1" >/dev/null; }
+engine() { pd "$@"; }
+source "$src/tests/scripts/lib/hook.sh"
 tcp_probe() { nsenter -t "$1" -n timeout 0.3 bash -c "echo >/dev/tcp/$2/$3" 2>/dev/null; }
 die() {
   tail -n 40 "$log" >&2 2>/dev/null || true
   fail "$@"
 }
 
-cat >"$dir/policy.yaml" <<'YAML'
-apiVersion: bulkhead/v1
-kind: Policy
-metadata:
-  name: born
-spec:
-  groups:
-    sandbox:
-      selector: app=sandbox
-      isolate: [egress]
-YAML
+write_born_policy "$dir/policy.yaml"
 
 step "engine with a hooks directory of its own (empty for now)"
 mkdir -p "$dir/hooks"
@@ -68,19 +51,10 @@ pd run -d --name hp-peer --network "$net" "$image" httpd -f -p 80 >/dev/null
 peer=$(pd inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" hp-peer)
 [ -n "$peer" ] || fail "no address for hp-peer"
 
-first_act="httpd -p 127.0.0.1:8080 -h /tmp;
-if nc -w 1 127.0.0.1 8080 </dev/null; then echo LOOPBACK_OK; else echo LOOPBACK_BLOCKED; fi;
-if nc -w 1 $peer 80 </dev/null; then echo PEER_CONNECTED; else echo PEER_BLOCKED; fi;
-exec sleep 600"
+first_act=$(first_act_for "$peer")
 start_probe() {  # NAME LABEL
   pd run -d --name "$1" --network "$net" --label "$2" "$image" sh -c "$first_act" >/dev/null ||
     fail "run $1"
-}
-verdicts() { pd logs "$1" 2>&1 | grep -E '^(LOOPBACK|PEER)_' | tr '\n' ' '; }
-has_verdicts() { [ "$(pd logs "$1" 2>&1 | grep -cE '^PEER_')" = 1 ]; }
-expect_verdicts() {
-  wait_for 10 has_verdicts "$1" || fail "$1 printed no verdict: $(pd logs "$1" 2>&1 | tail -3)"
-  [ "$(verdicts "$1")" = "$2" ] || fail "$1: got '$(verdicts "$1")', expected '$2'"
 }
 
 step "control: the deny container without the hook connects"
