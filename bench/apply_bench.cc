@@ -80,11 +80,13 @@ pol::NftTable twenty_rule_table(size_t peers) {
   for (int s = 0; s < 3; ++s) {
     pol::NftSet set{"peers" + std::to_string(s), 4, false, {}};
     size_t n = s == 0 ? peers : 8;
+    std::vector<pol::AddrRange> elements;
     for (size_t i = 0; i < n; ++i) {
       auto a = v4(static_cast<uint32_t>(s * 20000 + i + 1));
-      set.elements.push_back({a, a});
+      elements.push_back({a, a});
     }
-    std::sort(set.elements.begin(), set.elements.end());
+    std::sort(elements.begin(), elements.end());
+    set.elements = std::move(elements);
     t.sets.push_back(std::move(set));
   }
   pol::NftChain in{"ingress", pol::Hook::input, 0, {}};

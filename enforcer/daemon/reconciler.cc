@@ -53,7 +53,9 @@ void Reconciler::set_desired(policy::Plan plan) {
         st.applied = false;
         st.counters = {};
       }
-      st.desired = std::move(ep);  // the plan is the caller's to give: no second copy
+      // Assigned over the endpoint's own storage, not moved in: the compiled plan lies among the
+      // compile's freed scratch, and keeping it would strand those holes between kept objects.
+      st.desired = ep;
       st.dirty = true;
       st.failures = 0;
       st.retry_at = {};

@@ -1,6 +1,8 @@
 #include "enforcer/daemon/registry.h"
 
 #include <algorithm>
+#include <set>
+#include <string_view>
 
 #include "enforcer/log/log.h"
 #include "netlink/ns/netns.h"
@@ -36,8 +38,12 @@ Merged merge_endpoints(const Gathered& gathered) {
 
 void Registry::commit(const policy::Endpoints& all, std::vector<Unenforceable> unenforceable) {
   unenforceable_ = std::move(unenforceable);
-  known_.clear();
-  for (const auto& ep : all) known_.emplace(ep.name, ep);
+  // Updated in place (departed erased, the rest assigned over their own storage) rather than
+  // rebuilt: a rebuild at every change scattered the long-lived entries through the heap.
+  std::set<std::string_view> names;
+  for (const auto& ep : all) names.insert(ep.name);
+  std::erase_if(known_, [&](const auto& kv) { return !names.count(kv.first); });
+  for (const auto& ep : all) known_[ep.name] = ep;
 }
 
 const policy::Endpoint* Registry::find(const std::string& name) const {

@@ -34,15 +34,16 @@ policy::Diagnostics InventorySource::reload() {
     } else {
       snap_.ready = true;
       snap_.error.clear();
-      snap_.endpoints.clear();
       snap_.unenforceable.clear();
       // A host-network endpoint's namespace is the host's: never program it as if it were its own.
-      for (auto& ep : inv.endpoints) {
+      std::erase_if(inv.endpoints, [&](const policy::Endpoint& ep) {
         if (ep.host_network)
           snap_.unenforceable.push_back({ep.name, "host network: shares the host's namespace"});
-        else
-          snap_.endpoints.push_back(std::move(ep));
-      }
+        return ep.host_network;
+      });
+      // Copied, not moved: the parsed endpoints sit among the parser's freed nodes, while a copy
+      // assignment rewrites the kept ones in their own buffers, so churn leaves no holes behind.
+      snap_.endpoints = inv.endpoints;
     }
   }
   if (changed_) changed_();

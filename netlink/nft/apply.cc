@@ -60,8 +60,8 @@ NftDelta plan_nft_delta(const std::optional<policy::NftTable>& current,
     ElementDelta e;
     e.set = want.sets[i];
     e.set.elements.clear();
-    e.remove = minus(current->sets[i].elements, want.sets[i].elements);
-    e.add = minus(want.sets[i].elements, current->sets[i].elements);
+    e.remove = minus(current->sets[i].elements.list(), want.sets[i].elements.list());
+    e.add = minus(want.sets[i].elements.list(), current->sets[i].elements.list());
     if (!e.remove.empty() || !e.add.empty()) d.elements.push_back(std::move(e));
   }
   d.change = d.elements.empty() ? NftChange::none : NftChange::elements;

@@ -238,6 +238,25 @@ Status read_chains_and_rules(MnlSocket& sock, policy::NftTable& table) {
   return {};
 }
 
+// A set's elements as the kernel holds them: sorted without duplicates, interval sets merged.
+// A compiled set is in that form already and keeps its shared list (no copy per drift check).
+policy::SetElements kernel_elements(const policy::NftSet& s) {
+  const auto& list = s.elements.list();
+  if (s.interval) {
+    auto merged = policy::normalize_ranges(list);
+    if (merged == list) return s.elements;
+    return merged;
+  }
+  auto not_ascending = [](const policy::AddrRange& a, const policy::AddrRange& b) {
+    return !(a < b);
+  };
+  if (std::adjacent_find(list.begin(), list.end(), not_ascending) == list.end()) return s.elements;
+  auto l = list;
+  std::sort(l.begin(), l.end());
+  l.erase(std::unique(l.begin(), l.end()), l.end());
+  return l;
+}
+
 }  // namespace
 
 Result<std::optional<policy::NftTable>> read_table(MnlSocket& sock) {
@@ -255,12 +274,7 @@ policy::NftTable kernel_form(const policy::NftTable& desired) {
   std::map<std::string, int> families;
   for (auto& s : t.sets) {
     families[s.name] = s.family;
-    if (s.interval) {
-      s.elements = policy::normalize_ranges(std::move(s.elements));
-    } else {
-      std::sort(s.elements.begin(), s.elements.end());
-      s.elements.erase(std::unique(s.elements.begin(), s.elements.end()), s.elements.end());
-    }
+    s.elements = kernel_elements(s);
   }
   std::sort(t.sets.begin(), t.sets.end(),
             [](const policy::NftSet& a, const policy::NftSet& b) { return a.name < b.name; });

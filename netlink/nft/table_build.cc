@@ -160,7 +160,7 @@ Status append_replace_table(NftBatch& batch, const policy::NftTable& table) {
     }
   }
   for (const auto& s : table.sets) {
-    if (auto st = check_ranges(s, s.elements, "add element " + table_ref() + " " + s.name);
+    if (auto st = check_ranges(s, s.elements.list(), "add element " + table_ref() + " " + s.name);
         !st.ok()) {
       return st;
     }
@@ -172,7 +172,8 @@ Status append_replace_table(NftBatch& batch, const policy::NftTable& table) {
   uint32_t id = 1;
   for (const auto& s : table.sets) {
     append_set(batch, s, id++);
-    if (auto st = append_elements(batch, NFT_MSG_NEWSETELEM, NLM_F_CREATE, s, s.elements, "add");
+    if (auto st =
+            append_elements(batch, NFT_MSG_NEWSETELEM, NLM_F_CREATE, s, s.elements.list(), "add");
         !st.ok()) {
       return st;
     }

@@ -145,11 +145,13 @@ NftSet address_set(std::string name, int family, const std::vector<IpAddr>& addr
   NftSet s;
   s.name = std::move(name);
   s.family = family;
+  std::vector<AddrRange> elements;
   for (const auto& a : addrs) {
-    if (a.family == family) s.elements.push_back({a, a});
+    if (a.family == family) elements.push_back({a, a});
   }
-  std::sort(s.elements.begin(), s.elements.end());
-  s.elements.erase(std::unique(s.elements.begin(), s.elements.end()), s.elements.end());
+  std::sort(elements.begin(), elements.end());
+  elements.erase(std::unique(elements.begin(), elements.end()), elements.end());
+  s.elements = std::move(elements);
   return s;
 }
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "policy/model/address.h"
+#include "policy/plan/set_elements.h"
 
 namespace bulkhead::policy {
 
@@ -43,9 +44,9 @@ inline constexpr const char* kLogWouldDeny = "would-deny";
 
 struct NftSet {
   std::string name;
-  int family = 4;                   // 4: type ipv4_addr; 6: type ipv6_addr
-  bool interval = false;            // CIDR sets; elements then hold non-overlapping ranges
-  std::vector<AddrRange> elements;  // sorted; single addresses have first == last
+  int family = 4;         // 4: type ipv4_addr; 6: type ipv6_addr
+  bool interval = false;  // CIDR sets; elements then hold non-overlapping ranges
+  SetElements elements;   // sorted; single addresses have first == last
   auto operator<=>(const NftSet&) const = default;
 };
 

@@ -156,6 +156,19 @@ TEST(Compile, ShopExampleRendersToTheExactTable) {
 )nft");
 }
 
+// One peer group's addresses are one list, however many tables hold its set: at 1,000 endpoints a
+// copy per table was most of the daemon's memory.
+TEST(Compile, TablesHoldingTheSameSetShareItsElements) {
+  auto eps = shop_endpoints();
+  eps.push_back(endpoint("api-2", "app=api", {"198.18.0.5"}));
+  const Plan plan = compile(shop_policies(), eps);
+  const NftSet* one = set(find(plan, "api-1"), "web_v4");
+  const NftSet* two = set(find(plan, "api-2"), "web_v4");
+  ASSERT_TRUE(one && two);
+  EXPECT_EQ(elements(one), (std::vector<std::string>{"198.18.0.3", "198.18.0.4"}));
+  EXPECT_EQ(&one->elements.list(), &two->elements.list());
+}
+
 TEST(Compile, EveryEndpointAppearsInNameOrderAndUnisolatedOnesHaveNoTable) {
   const Plan plan = compile(shop_policies(), shop_endpoints());
   std::vector<std::string> names;
