@@ -40,7 +40,7 @@ echo "starting $BASE containers..."
 seq -f 'base-%03g' 1 "$BASE" | xargs -P 6 -I{} docker -H "unix://$ENGINE/docker.sock" run -d --name {} \
   --network "$net" --label com.docker.compose.project=blog --label com.docker.compose.service=app \
   "$DOCKER_IMAGE" sleep 3600 >/dev/null
-"$build/bulkheadd" --policy "$src/examples/compose/policy.yaml" --source "docker:$ENGINE/docker.sock" \
+"$build/bulkheadd" --hook-socket none --policy "$src/examples/compose/policy.yaml" --source "docker:$ENGINE/docker.sock" \
   --status-socket "$sock" --log-format json >"$log" 2>&1 &
 daemon_pid=$!
 for ((i = 0; i < 300; i++)); do

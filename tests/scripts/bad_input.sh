@@ -128,7 +128,7 @@ rc=0
 grep -qF 'the plan is refused whole and nothing is applied' "$work/compile.err" || fail "compile: $(cat "$work/compile.err")"
 
 step "long-running daemon enforces the lab"
-"$build/bulkheadd" --policy "$work/policy" --source "inventory:$work/inventory.yaml" \
+"$build/bulkheadd" --hook-socket none --policy "$work/policy" --source "inventory:$work/inventory.yaml" \
   --log-format json --status-socket "$work/status.sock" >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
 wait_for 10 grep -q '"msg":"bulkheadd running"' "$work/daemon.log" || fail "daemon did not start: $(cat "$work/daemon.log")"

@@ -42,7 +42,7 @@ write_policy ""
 verify() { "$build/bulkhead" verify "$work/policy" --inventory "$work/inventory.yaml" --ports 8080/tcp,9090/tcp "$@"; }
 
 step "--once enforces every endpoint"
-"$build/bulkheadd" --policy "$work/policy" --source "inventory:$work/inventory.yaml" --once
+"$build/bulkheadd" --hook-socket none --policy "$work/policy" --source "inventory:$work/inventory.yaml" --once
 expect_table "$prefix-a"
 expect_table "$prefix-b"
 expect_no_table "$prefix-c"
@@ -51,7 +51,7 @@ verify >"$work/verify.out" || fail "verify after --once: $(cat "$work/verify.out
 step "--once names an endpoint whose namespace is missing, enforces the rest, exits non-zero"
 sed "s#/run/netns/$prefix-c#/run/netns/$prefix-missing#; s/app: c/app: b/" "$work/inventory.yaml" >"$work/inv-missing.yaml"
 set +e
-"$build/bulkheadd" --policy "$work/policy" --source "inventory:$work/inv-missing.yaml" --once 2>"$work/once.err"
+"$build/bulkheadd" --hook-socket none --policy "$work/policy" --source "inventory:$work/inv-missing.yaml" --once 2>"$work/once.err"
 rc=$?
 set -e
 [ $rc -ne 0 ] || fail "--once exited 0 with a missing namespace"
@@ -59,7 +59,7 @@ grep -q "endpoint c (/run/netns/$prefix-missing) not enforced" "$work/once.err" 
 
 metrics_port=$((20000 + $$ % 20000))
 step "long-running daemon: start"
-"$build/bulkheadd" --policy "$work/policy" --source "inventory:$work/inventory.yaml" \
+"$build/bulkheadd" --hook-socket none --policy "$work/policy" --source "inventory:$work/inventory.yaml" \
   --resync-interval 1 --log-format json --status-socket "$work/status.sock" \
   --metrics-listen "127.0.0.1:$metrics_port" >"$work/daemon.log" 2>&1 &
 daemon_pid=$!

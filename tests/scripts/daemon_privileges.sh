@@ -47,7 +47,7 @@ POL
 gid=$((61000 + $$ % 3000))
 metrics_port=$((20000 + $$ % 20000))
 chmod 0755 "$work"
-"$build/bulkheadd" --policy "$work/policy.yaml" --source "inventory:$work/inventory.yaml" \
+"$build/bulkheadd" --hook-socket none --policy "$work/policy.yaml" --source "inventory:$work/inventory.yaml" \
   --status-socket "$work/run/status.sock" --status-group "$gid" --metrics-listen "$metrics_port" \
   --log-format json >"$work/daemon.log" 2>&1 &
 daemon_pid=$!

@@ -46,7 +46,7 @@ compose_run blog-db-1 db --network blog
 compose_run blog-backup-1 backup --network host
 
 step "--once enforces every container namespace, not the host's"
-"$build/bulkheadd" --policy "$src/examples/compose/policy.yaml" \
+"$build/bulkheadd" --hook-socket none --policy "$src/examples/compose/policy.yaml" \
   --source "docker:$engine/docker.sock" --once --status-socket "$engine/status.sock" \
   >"$engine/once.log" 2>&1 || { cat "$engine/once.log"; fail "bulkheadd --once"; }
 for c in blog-proxy-1 blog-app-1 blog-db-1; do
@@ -56,7 +56,7 @@ done
   fail "the host's namespace was programmed"
 
 step "running: a container started later is enforced"
-"$build/bulkheadd" --policy "$src/examples/compose/policy.yaml" \
+"$build/bulkheadd" --hook-socket none --policy "$src/examples/compose/policy.yaml" \
   --source "docker:$engine/docker.sock" --status-socket "$engine/status.sock" \
   >"$engine/daemon.log" 2>&1 &
 daemon_pid=$!

@@ -66,7 +66,7 @@ address() { dk inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddres
 start_daemon() {
   local args=() p
   for p in "${policies[@]}"; do args+=(--policy "$p"); done
-  "$build/bulkheadd" "${args[@]}" --source "docker:$ENGINE/docker.sock" --status-socket "$sock" \
+  "$build/bulkheadd" --hook-socket none "${args[@]}" --source "docker:$ENGINE/docker.sock" --status-socket "$sock" \
     --log-format json --log-level debug >>"$log" 2>&1 &
   daemon_pid=$!
 }

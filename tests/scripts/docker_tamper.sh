@@ -57,7 +57,7 @@ dk run -d --name "$prefix-peer" --label role=peer --network "$prefix-net" "$DOCK
   sh -c 'httpd -p 8080 -h /var/www && httpd -f -p 9090 -h /var/www' >/dev/null
 metrics_port=$((20000 + $$ % 20000))
 sock=$ENGINE/status.sock
-"$BUILD/bulkheadd" --policy "$ENGINE/policy.yaml" --source "docker:$ENGINE/docker.sock" \
+"$BUILD/bulkheadd" --hook-socket none --policy "$ENGINE/policy.yaml" --source "docker:$ENGINE/docker.sock" \
   --status-socket "$sock" --metrics-listen "$metrics_port" --resync-interval 600 \
   --log-format json >"$ENGINE/daemon.log" 2>&1 &
 daemon_pid=$!

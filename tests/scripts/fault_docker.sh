@@ -68,7 +68,7 @@ for c in "${apps[@]}"; do run "$c" app; done
 all=(blog-proxy-1 blog-db-1 "${apps[@]}")
 mkdir "$work/policy"
 cp "$src/examples/compose/policy.yaml" "$work/policy/p.yaml"
-"$build/bulkheadd" --policy "$work/policy" --source "docker:$ENGINE/docker.sock" \
+"$build/bulkheadd" --hook-socket none --policy "$work/policy" --source "docker:$ENGINE/docker.sock" \
   --resync-interval 2 --log-format json --status-socket "$sock" >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
 wait_for 20 all_enforced "${all[@]}" ||

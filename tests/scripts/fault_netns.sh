@@ -91,7 +91,7 @@ server_pid=$!
 wait_for 5 grep -q ready "$work/server.log" || fail "lab_server did not start"
 
 step "$N endpoints enforced with policy A"
-"$build/bulkheadd" --policy "$work/policy" --source "inventory:$work/inventory.yaml" \
+"$build/bulkheadd" --hook-socket none --policy "$work/policy" --source "inventory:$work/inventory.yaml" \
   --resync-interval 1 --log-format json --status-socket "$work/status.sock" >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
 wait_for 30 all_enforced $N || fail "not all enforced: $(tail -3 "$work/daemon.log")"

@@ -73,7 +73,7 @@ enforcement_intact() {  # EXPECTED: read back, a denied flow, an allowed flow, e
   all_enforced || fail "not every endpoint enforced: $(status)"
 }
 start_daemon() {  # POLICY_PATH
-  "$build/bulkheadd" --policy "$1" --source "inventory:$work/inventory.yaml" \
+  "$build/bulkheadd" --hook-socket none --policy "$1" --source "inventory:$work/inventory.yaml" \
     --resync-interval 1 --log-format json --status-socket "$work/status.sock" \
     >>"$work/daemon.log" 2>&1 &
   daemon_pid=$!
@@ -135,7 +135,7 @@ daemon_pid=
 step "a daemon started on an empty policy directory exits 2 and changes nothing"
 mkdir "$work/empty"
 set +e
-"$build/bulkheadd" --policy "$work/empty" --source "inventory:$work/inventory.yaml" --once \
+"$build/bulkheadd" --hook-socket none --policy "$work/empty" --source "inventory:$work/inventory.yaml" --once \
   --log-format json >"$work/empty.log" 2>&1
 rc=$?
 set -e

@@ -108,7 +108,7 @@ $(head -20 "$work/bad")"
 }
 
 start_daemon() {
-  "$build/bulkheadd" --policy "$work/policy" --source "inventory:$work/inventory.yaml" \
+  "$build/bulkheadd" --hook-socket none --policy "$work/policy" --source "inventory:$work/inventory.yaml" \
     --resync-interval 30 --log-format json --status-socket "$work/status.sock" \
     >>"$work/daemon.log" 2>&1 &
   daemon_pid=$!

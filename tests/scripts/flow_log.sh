@@ -59,7 +59,7 @@ POL
 metrics_port=$((20000 + ($$ + 7) % 20000))
 step "long-running daemon on the lab"
 # A resync every second: status's counters are those of the last one.
-"$build/bulkheadd" --policy "$work/policy" --source "inventory:$work/inventory.yaml" \
+"$build/bulkheadd" --hook-socket none --policy "$work/policy" --source "inventory:$work/inventory.yaml" \
   --resync-interval 1 --log-format json --status-socket "$work/status.sock" \
   --metrics-listen "127.0.0.1:$metrics_port" >"$work/daemon.log" 2>&1 &
 daemon_pid=$!

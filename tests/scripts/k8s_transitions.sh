@@ -106,7 +106,7 @@ for dir in "$data"/*/; do
   changed=$(now_ms)
   install_step "$dir"
   if [ -z "$daemon_pid" ]; then
-    "$build/bulkheadd" --policy "$live" --source "inventory:$inv" --log-level info \
+    "$build/bulkheadd" --hook-socket none --policy "$live" --source "inventory:$inv" --log-level info \
       --status-socket "$work/status.sock" >"$work/daemon.log" 2>&1 &
     daemon_pid=$!
     # Start-up is not a transition: allow it more time.

@@ -59,10 +59,10 @@ whole=$(grep -cE 'accept comment "ledger/[^"]*\(tests/data/install/(ledger|scrap
 
 step "bulkheadd --once takes the install manifest too (and refuses a misspelled kind)"
 echo "endpoints: []" >"$tmp/empty-inventory.yaml"
-expect_exit 0 "$build/bulkheadd" --policy "$install" --source "inventory:$tmp/empty-inventory.yaml" --once \
+expect_exit 0 "$build/bulkheadd" --hook-socket none --policy "$install" --source "inventory:$tmp/empty-inventory.yaml" --once \
   --status-socket "$tmp/status.sock"
 printf 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicyy\nmetadata: {name: x}\n' >"$tmp/typo.yaml"
-expect_exit 2 "$build/bulkheadd" --policy "$install" --policy "$tmp/typo.yaml" \
+expect_exit 2 "$build/bulkheadd" --hook-socket none --policy "$install" --policy "$tmp/typo.yaml" \
   --source "inventory:$tmp/empty-inventory.yaml" --once --status-socket "$tmp/status.sock"
 grep -qF 'unknown kind "NetworkPolicyy" for apiVersion networking.k8s.io/v1; did you mean "NetworkPolicy"?' \
   "$tmp/out" "$tmp/err" || fail "bulkheadd does not name the misspelled kind"

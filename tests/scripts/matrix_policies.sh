@@ -51,7 +51,7 @@ INV
 for case in native kubernetes; do
   policy=$src/tests/data/matrix/$case
   step "$case: enforce"
-  "$build/bulkheadd" --policy "$policy" --source "inventory:$inv" --once --log-level warn
+  "$build/bulkheadd" --hook-socket none --policy "$policy" --source "inventory:$inv" --once --log-level warn
   for family in 4 6; do
     step "$case: verify IPv$family"
     out=$work/$case-$family.txt

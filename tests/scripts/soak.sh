@@ -66,7 +66,7 @@ ns_batch() {  # add|del INDEX...
 
 step "daemon: warm-up"
 t0=$(date +%s%N)
-"$build/bulkheadd" --policy "$work/policy.yaml" --source "inventory:$work/inventory.yaml" \
+"$build/bulkheadd" --hook-socket none --policy "$work/policy.yaml" --source "inventory:$work/inventory.yaml" \
   --resync-interval 10 --log-format json --status-socket "$work/status.sock" >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
 wait_for 180 all_enforced $N || fail "not all enforced: $(count_enforced)/$N; $(tail -3 "$work/daemon.log")"

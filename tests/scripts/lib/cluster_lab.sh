@@ -155,7 +155,7 @@ cluster_inventory_all() {
 # cluster_daemon_start HOST: HOST's bulkheadd, joined to the cluster; returns once it runs.
 cluster_daemon_start() {
   local host=$1
-  "$build/bulkheadd" --policy "$work/policy" --source "inventory:$work/$host.yaml" \
+  "$build/bulkheadd" --hook-socket none --policy "$work/policy" --source "inventory:$work/$host.yaml" \
     --cluster "etcd:$cluster_etcd_url" --node "$host" --cluster-lease-ttl "$cluster_lease_ttl" \
     --status-socket "$work/$host.sock" --log-format json >>"$work/$host.log" 2>&1 &
   cluster_pid[$host]=$!
