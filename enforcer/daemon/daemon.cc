@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/scratch_heap.h"
 #include "common/unique_fd.h"
 #include "enforcer/daemon/diagnostics.h"
 #include "enforcer/daemon/file_watch.h"
@@ -57,6 +58,12 @@ void read_signals(int fd, Wakeup& w) {
     w.signal = strsignal(static_cast<int>(si.ssi_signo));
     return;
   }
+}
+
+// The reconciler copies what it keeps of a plan (Reconciler::set_desired), so the compile's
+// scratch and the plan itself can live and die on the scratch heap.
+policy::Plan compile_plan(const policy::PolicySet& set, const policy::Endpoints& endpoints) {
+  return on_scratch_heap([&] { return policy::compile(set, endpoints); });
 }
 
 }  // namespace
@@ -389,7 +396,7 @@ bool Daemon::compile_desired(std::optional<PolicyState::Candidate> candidate) {
     // gone. Checked over the endpoints now, or as last compiled while they cannot be read.
     const policy::Endpoints last = complete ? policy::Endpoints{} : registry_.endpoints();
     const policy::Endpoints& over = complete ? merged->all : last;
-    policy::Plan compiled = policy::compile(candidate->set, over);
+    policy::Plan compiled = compile_plan(candidate->set, over);
     auto refused = policy::check_plan_limits(compiled, over);
     log_diagnostics(refused);
     if (refused.empty()) {
@@ -411,7 +418,7 @@ bool Daemon::compile_desired(std::optional<PolicyState::Candidate> candidate) {
     return accepted;
   }
   if (!plan) {
-    plan = policy::compile(policy_.set(), merged->all);
+    plan = compile_plan(policy_.set(), merged->all);
     // A plan beyond the limits is refused whole, before anything reaches the kernel: every
     // endpoint keeps what it has.
     if (auto refused = policy::check_plan_limits(*plan, merged->all); !refused.empty()) {

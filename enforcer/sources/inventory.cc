@@ -1,5 +1,6 @@
 #include "enforcer/sources/inventory.h"
 
+#include "common/scratch_heap.h"
 #include "policy/load/load.h"
 
 namespace bulkhead::daemon {
@@ -21,7 +22,9 @@ Snapshot InventorySource::snapshot() {
 }
 
 policy::Diagnostics InventorySource::reload() {
-  auto inv = policy::load_inventory(path_);
+  // Parsed on the scratch heap: the YAML nodes are thousands of small allocations at 1,000
+  // endpoints; what is kept is copied into the snapshot below.
+  auto inv = on_scratch_heap([&] { return policy::load_inventory(path_); });
   {
     std::lock_guard lock(mu_);
     if (policy::has_errors(inv.diagnostics)) {
