@@ -32,30 +32,11 @@ cat >"$ENGINE/runtime.sh" <<SH
 exec "$build/bulkhead-runtime" --hook-path "$ENGINE/hook-timed.sh" --hook-arg=--socket=$hook_sock "\$@"
 SH
 chmod +x "$ENGINE/runtime.sh" "$ENGINE/hook-timed.sh"
-cat >"$ENGINE/policy.yaml" <<'YAML'
-apiVersion: bulkhead/v1
-kind: Policy
-metadata: {name: bench}
-spec:
-  groups:
-    sandbox: {selector: app=sandbox, isolate: [egress]}
-YAML
 
-BULKHEAD_DOCKERD_ARGS="--add-runtime bulkhead=$ENGINE/runtime.sh --default-runtime bulkhead" \
-  bash "$src/scripts/docker-test-engine.sh" start "$ENGINE"
-net=hookburst
-dk network create --subnet 198.19.$((150 + $$ % 50)).0/24 "$net" >/dev/null
+hook_engine_start hookburst "--add-runtime bulkhead=$ENGINE/runtime.sh --default-runtime bulkhead"
 dk run -d --runtime runc --name hb-peer --network "$net" "$DOCKER_IMAGE" httpd -f -p 80 >/dev/null
 peer=$(dk inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" hb-peer)
-mode="failure path (no daemon: quarantine)"
-if "$build/bulkheadd" --help 2>&1 | grep -q -- --hook-socket; then
-  "$build/bulkheadd" --policy "$ENGINE/policy.yaml" --source "docker:$ENGINE/docker.sock" \
-    --status-socket "$ENGINE/status.sock" --hook-socket "$hook_sock" >"$ENGINE/daemon.log" 2>&1 &
-  daemon_pid=$!
-  for ((i = 0; i < 100; i++)); do [ -S "$hook_sock" ] && break; sleep 0.1; done
-  [ -S "$hook_sock" ] || { tail "$ENGINE/daemon.log" >&2; exit 1; }
-  mode="enforced path (bulkheadd answers)"
-fi
+hook_daemon_start
 first_act="if nc -w 1 $peer 80 </dev/null; then echo PEER_CONNECTED; else echo PEER_BLOCKED; fi; exec sleep 600"
 run_one() {  # NAME LABEL
   dk run -d --name "$1" --network "$net" --label "$2" "$DOCKER_IMAGE" sh -c "$first_act" \

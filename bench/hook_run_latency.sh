@@ -20,29 +20,9 @@ cat >"$ENGINE/runtime.sh" <<SH
 exec "$build/bulkhead-runtime" --hook-path "$build/bulkhead-hook" --hook-arg=--socket=$hook_sock "\$@"
 SH
 chmod +x "$ENGINE/runtime.sh"
-cat >"$ENGINE/policy.yaml" <<'YAML'
-apiVersion: bulkhead/v1
-kind: Policy
-metadata: {name: bench}
-spec:
-  groups:
-    sandbox: {selector: app=sandbox, isolate: [egress]}
-YAML
 
-BULKHEAD_DOCKERD_ARGS="--add-runtime bulkhead=$ENGINE/runtime.sh" \
-  bash "$src/scripts/docker-test-engine.sh" start "$ENGINE"
-net=hooklat
-dk network create --subnet 198.19.$((150 + $$ % 50)).0/24 "$net" >/dev/null
-mode="failure path (no daemon: quarantine)"
-if "$build/bulkheadd" --help 2>&1 | grep -q -- --hook-socket; then
-  "$build/bulkheadd" --policy "$ENGINE/policy.yaml" --source "docker:$ENGINE/docker.sock" \
-    --status-socket "$ENGINE/status.sock" --hook-socket "$hook_sock" \
-    >"$ENGINE/daemon.log" 2>&1 &
-  daemon_pid=$!
-  for ((i = 0; i < 100; i++)); do [ -S "$hook_sock" ] && break; sleep 0.1; done
-  [ -S "$hook_sock" ] || { tail "$ENGINE/daemon.log" >&2; exit 1; }
-  mode="enforced path (bulkheadd answers)"
-fi
+hook_engine_start hooklat "--add-runtime bulkhead=$ENGINE/runtime.sh"
+hook_daemon_start
 
 one() {  # RUNTIME -> ms
   local t0 t1

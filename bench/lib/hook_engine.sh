@@ -1,7 +1,7 @@
 # The setup both hook benchmarks share: a private Docker engine directory ($ENGINE), the test
-# library that drives it, and a cleanup that stops the daemon they start ($daemon_pid) and the
-# engine, even when the benchmark fails. Source it with $src and $build set; $1 is the name
-# prefix of the engine's temporary directory.
+# library that drives it, the policy they enforce, the engine's and the daemon's start, and a
+# cleanup that stops that daemon ($daemon_pid) and the engine, even when the benchmark fails.
+# Source it with $src and $build set; $1 is the name prefix of the engine's temporary directory.
 ENGINE=$(mktemp -d "/tmp/$1.XXXXXX")
 BUILD=$build
 source "$src/tests/scripts/lib/docker.sh"
@@ -14,3 +14,36 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 hook_sock=$ENGINE/hook.sock
+
+# The policy both benchmarks enforce: a deny-egress group that selects app=sandbox.
+cat >"$ENGINE/policy.yaml" <<'YAML'
+apiVersion: bulkhead/v1
+kind: Policy
+metadata: {name: bench}
+spec:
+  groups:
+    sandbox: {selector: app=sandbox, isolate: [egress]}
+YAML
+
+# hook_engine_start NETWORK DOCKERD_ARGS: the engine with the benchmark's runtimes, and a network
+# of its own ($net) in 198.19.150-199.0/24.
+hook_engine_start() {
+  BULKHEAD_DOCKERD_ARGS="$2" bash "$src/scripts/docker-test-engine.sh" start "$ENGINE"
+  net=$1
+  dk network create --subnet 198.19.$((150 + $$ % 50)).0/24 "$net" >/dev/null
+}
+
+# hook_daemon_start: when this build's bulkheadd has --hook-socket, starts it answering at
+# $hook_sock (the enforced path); otherwise the hook finds no daemon (the failure path). $mode
+# says which.
+hook_daemon_start() {
+  mode="failure path (no daemon: quarantine)"
+  "$build/bulkheadd" --help 2>&1 | grep -q -- --hook-socket || return 0
+  "$build/bulkheadd" --policy "$ENGINE/policy.yaml" --source "docker:$ENGINE/docker.sock" \
+    --status-socket "$ENGINE/status.sock" --hook-socket "$hook_sock" >"$ENGINE/daemon.log" 2>&1 &
+  daemon_pid=$!
+  local i
+  for ((i = 0; i < 100; i++)); do [ -S "$hook_sock" ] && break; sleep 0.1; done
+  [ -S "$hook_sock" ] || { tail "$ENGINE/daemon.log" >&2; exit 1; }
+  mode="enforced path (bulkheadd answers)"
+}
