@@ -498,10 +498,13 @@ int Daemon::loop(StatusSocket& status, FileWatch& files) {
       {signals.get(), [&] { read_signals(signals.get(), w); }},
       {files.fd(),
        [&] {
+         // A change beside the watched files (another file in the same directory) costs nothing:
+         // the pause below held status, hook answers and applies for 50 ms at every such write.
+         if (!files.drain()) return;
          // Editors write in several steps; let them finish so one reload sees the final text.
          time_.sleep_for(50ms);
-         w.reload = files.drain() || w.reload;
          files.drain();
+         w.reload = true;
        }},
       {sources_.wake_fd(),
        [&] {
