@@ -39,11 +39,10 @@ policy::Diagnostics InventorySource::reload() {
       snap_.error.clear();
       snap_.unenforceable.clear();
       // A host-network endpoint's namespace is the host's: never program it as if it were its own.
-      std::erase_if(inv.endpoints, [&](const policy::Endpoint& ep) {
+      for (const auto& ep : inv.endpoints)
         if (ep.host_network)
           snap_.unenforceable.push_back({ep.name, "host network: shares the host's namespace"});
-        return ep.host_network;
-      });
+      std::erase_if(inv.endpoints, [](const policy::Endpoint& ep) { return ep.host_network; });
       // Copied, not moved: the parsed endpoints sit among the parser's freed nodes, while a copy
       // assignment rewrites the kept ones in their own buffers, so churn leaves no holes behind.
       snap_.endpoints = inv.endpoints;
