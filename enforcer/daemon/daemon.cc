@@ -498,8 +498,8 @@ int Daemon::loop(StatusSocket& status, FileWatch& files) {
       {signals.get(), [&] { read_signals(signals.get(), w); }},
       {files.fd(),
        [&] {
-         // A change beside the watched files (another file in the same directory) costs nothing:
-         // the pause below held status, hook answers and applies for 50 ms at every such write.
+         // Only a change to a file the daemon reads is worth the pause below, which holds status,
+         // hook answers and applies: other files in the same directory may be written often.
          if (!files.drain()) return;
          // Editors write in several steps; let them finish so one reload sees the final text.
          time_.sleep_for(50ms);

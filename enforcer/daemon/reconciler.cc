@@ -53,8 +53,8 @@ void Reconciler::set_desired(policy::Plan plan) {
         st.applied = false;
         st.counters = {};
       }
-      // Assigned over the endpoint's own storage, not moved in: the compiled plan lies among the
-      // compile's freed scratch, and keeping it would strand those holes between kept objects.
+      // Assigned over the endpoint's own storage, not moved in: the compiled plan lives on the
+      // compile's scratch heap (common/scratch_heap.h), which must empty out when it is freed.
       st.desired = ep;
       st.dirty = true;
       st.failures = 0;

@@ -43,8 +43,8 @@ policy::Diagnostics InventorySource::reload() {
         if (ep.host_network)
           snap_.unenforceable.push_back({ep.name, "host network: shares the host's namespace"});
       std::erase_if(inv.endpoints, [](const policy::Endpoint& ep) { return ep.host_network; });
-      // Copied, not moved: the parsed endpoints sit among the parser's freed nodes, while a copy
-      // assignment rewrites the kept ones in their own buffers, so churn leaves no holes behind.
+      // Copied, not moved: the parsed endpoints live on the scratch heap, while a copy assignment
+      // rewrites the kept ones in their own buffers, so churn leaves no holes behind.
       snap_.endpoints = inv.endpoints;
     }
   }
