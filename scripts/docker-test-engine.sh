@@ -7,6 +7,9 @@
 #   scripts/docker-test-engine.sh stop DIR    remove containers and networks, stop, clean up DIR
 #   scripts/docker-test-engine.sh kill DIR    SIGKILL dockerd only, keeping its state (to test a
 #                                             source's reconnect); `start DIR` brings it back
+#   scripts/docker-test-engine.sh restart DIR stop dockerd as a shutdown does (it stops its
+#                                             containers) and start it again: it starts those
+#                                             with a restart policy, as at boot
 #
 # Then: DOCKER_HOST=unix://DIR/docker.sock docker run ... bulkhead-test/busybox:1 sleep 3600
 #
@@ -23,7 +26,7 @@ set -euo pipefail
 readonly IMAGE=bulkhead-test/busybox:1
 
 usage() {
-  echo "usage: $0 start|stop|kill DIR" >&2
+  echo "usage: $0 start|stop|kill|restart DIR" >&2
   exit 2
 }
 
@@ -111,6 +114,16 @@ kill_engine() {
   wait_gone "$pid" 10
 }
 
+restart_engine() {
+  local pid
+  pid=$(engine_pid)
+  if [ -n "$pid" ]; then
+    kill -TERM "$pid"
+    wait_gone "$pid" 30 || { echo "dockerd did not stop within 30 s" >&2; return 1; }
+  fi
+  start
+}
+
 stop() {
   [ -d "$dir" ] || return 0
   local pid nets=""
@@ -147,5 +160,6 @@ case $cmd in
   start) start ;;
   stop) stop ;;
   kill) kill_engine ;;
+  restart) restart_engine ;;
   *) usage ;;
 esac

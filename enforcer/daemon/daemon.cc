@@ -204,7 +204,7 @@ void Daemon::start_hook_socket() {
   }
   hook_ = std::move(*made);
   hook_->attach(
-      watchers_->polls(), [this](const hook::HookRequest& r) { return answer_hook(r); },
+      watchers_->polls(), [this](const auto& requests) { return answer_hooks(requests); },
       [this](const std::string& result, const std::string& why) { hook_counted(result, why); });
   log::info("hook socket listening", {{"path", opts_.hook_socket}});
 }
@@ -213,7 +213,10 @@ void Daemon::pump_hook(int timeout_ms) {
   std::vector<pollfd> fds;
   watchers_->polls().fill(fds);
   if (::poll(fds.data(), fds.size(), timeout_ms) > 0) watchers_->polls().dispatch(fds, 0);
-  if (hook_) hook_->expire();
+  if (hook_) {
+    hook_->answer_queued();
+    hook_->expire();
+  }
   if (reconciler_.has_due_work()) apply_due();
 }
 
@@ -225,54 +228,82 @@ void Daemon::hook_counted(const std::string& result, const std::string& why) {
 }
 
 hook::HookAnswer Daemon::answer_hook(const hook::HookRequest& request) {
+  return answer_hooks({request}).front();
+}
+
+std::vector<hook::HookAnswer> Daemon::answer_hooks(const std::vector<hook::HookRequest>& requests) {
   using hook::HookAnswer;
   using hook::Verdict;
   const auto t0 = time_.now();
-  log::Fields f{{"container", request.id}, {"pid", std::to_string(request.pid)}};
-  auto answer = [&](HookAnswer a) {
-    f.emplace_back("verdict", std::string(hook::verdict_name(a.verdict)));
-    f.emplace_back(
-        "ms",
-        fmt::format("{:.2f}", std::chrono::duration<double, std::milli>(time_.now() - t0).count()));
-    if (!a.reason.empty()) f.emplace_back("reason", a.reason);
-    if (a.verdict == Verdict::kRefused)
-      log::warn("hook answered", f);
-    else
-      log::info("hook answered", f);
-    return a;
-  };
-  if (!gate_) return answer({Verdict::kRefused, "no start gate"});
-  // Before every source's first full list, a compile would remove the tables of endpoints that
-  // were simply not listed yet.
-  if (!sources_.ready()) return answer({Verdict::kRefused, "not yet synced with its sources"});
-  auto resolved = gate_->resolve(request);
-  if (auto* a = std::get_if<HookAnswer>(&resolved)) return answer(std::move(*a));
-  const std::string name = std::get<policy::Endpoint>(resolved).name;
-  f.emplace_back("endpoint", name);
-  refresh_desired();
+  std::vector<HookAnswer> answers(requests.size());
+  std::vector<std::string> names(requests.size());  // the endpoint to apply, "" once answered
+  if (!gate_) {
+    answers.assign(requests.size(), {Verdict::kRefused, "no start gate"});
+  } else if (!sources_.ready()) {
+    // Before every source's first full list, a compile would remove the tables of endpoints that
+    // were simply not listed yet.
+    answers.assign(requests.size(), {Verdict::kRefused, "not yet synced with its sources"});
+  } else {
+    auto resolved = gate_->resolve(requests);
+    for (size_t i = 0; i < requests.size(); ++i) {
+      if (auto* a = std::get_if<HookAnswer>(&resolved[i]))
+        answers[i] = std::move(*a);
+      else
+        names[i] = std::get<policy::Endpoint>(resolved[i]).name;
+    }
+    // One compile for the whole batch; each starting container's own table; then its peers'
+    // sets, before the answer: a container whose first act is to reach an allowed peer that
+    // isolates its ingress must find its address there already.
+    if (std::any_of(names.begin(), names.end(), [](const auto& n) { return !n.empty(); })) {
+      refresh_desired();
+      for (size_t i = 0; i < requests.size(); ++i)
+        if (!names[i].empty()) answers[i] = enforce_at_start(names[i]);
+      apply_due();
+    }
+  }
+  const double ms = std::chrono::duration<double, std::milli>(time_.now() - t0).count();
+  // Applied is applied: past the deadline the hooks may have given up, but what was applied stays.
+  if (ms > opts_.hook_deadline_ms)
+    log::warn("hook answers later than their deadline",
+              {{"batch", std::to_string(requests.size())}, {"ms", fmt::format("{:.2f}", ms)}});
+  for (size_t i = 0; i < requests.size(); ++i)
+    log_hook_answer(requests[i], names[i], answers[i], ms, requests.size());
+  return answers;
+}
+
+hook::HookAnswer Daemon::enforce_at_start(const std::string& name) {
+  using hook::Verdict;
   auto it = reconciler_.endpoints().find(name);
   if (it == reconciler_.endpoints().end()) {
     const std::string why = registry_.plan_refused().empty()
                                 ? "endpoint " + name + " was not compiled"
                                 : "plan refused: " + registry_.plan_refused();
-    return answer({Verdict::kRefused, why});
+    return {Verdict::kRefused, why};
   }
   // Unselected: nothing to install; the loop's apply removes a quarantine table left earlier.
-  if (!it->second.desired.table && it->second.desired.tc.empty())
-    return answer({Verdict::kUnselected, ""});
+  if (!it->second.desired.table && it->second.desired.tc.empty()) return {Verdict::kUnselected, ""};
   auto applied = reconciler_.apply_now(name);
-  if (!applied) return answer({Verdict::kRefused, "endpoint " + name + " vanished"});
+  if (!applied) return {Verdict::kRefused, "endpoint " + name + " vanished"};
   publication_.applied(*applied);
   if (!applied->status.ok())
-    return answer({Verdict::kRefused, "apply failed: " + applied->status.error().to_string()});
+    return {Verdict::kRefused, "apply failed: " + applied->status.error().to_string()};
   if (watchers_) watchers_->notify(*applied, reconciler_);
   gate_->enforced_at_start(name);
-  publication_.endpoints(reconciler_, registry_.unenforceable().size());
-  const auto deadline = std::chrono::milliseconds(opts_.hook_deadline_ms);
-  // Applied is applied: past the deadline the hook may have given up, but the rules are in place.
-  if (time_.now() - t0 > deadline)
-    log::warn("hook answer later than its deadline", {{"endpoint", name}});
-  return answer({Verdict::kEnforced, ""});
+  return {Verdict::kEnforced, ""};
+}
+
+void Daemon::log_hook_answer(const hook::HookRequest& request, const std::string& endpoint,
+                             const hook::HookAnswer& a, double ms, size_t batch) {
+  log::Fields f{{"container", request.id}, {"pid", std::to_string(request.pid)}};
+  if (!endpoint.empty()) f.emplace_back("endpoint", endpoint);
+  f.emplace_back("verdict", std::string(hook::verdict_name(a.verdict)));
+  f.emplace_back("ms", fmt::format("{:.2f}", ms));
+  f.emplace_back("batch", std::to_string(batch));
+  if (!a.reason.empty()) f.emplace_back("reason", a.reason);
+  if (a.verdict == hook::Verdict::kRefused)
+    log::warn("hook answered", f);
+  else
+    log::info("hook answered", f);
 }
 
 void Daemon::reload() {
@@ -528,6 +559,12 @@ int Daemon::loop(StatusSocket& status, FileWatch& files) {
       log::info("bulkheadd stopping; enforcement stays in place", {{"signal", w.signal}});
       return 0;
     }
+    watchers_->polls().dispatch(fds, fixed.size());
+    // Starts wait for these answers: before the round's other compiles and the peers' applies.
+    if (hook_) {
+      hook_->answer_queued();
+      hook_->expire();
+    }
     if (w.reload) {
       if (w.sources) note_source_change();
       reload();  // one refresh for both
@@ -538,8 +575,6 @@ int Daemon::loop(StatusSocket& status, FileWatch& files) {
       while (next_resync_ <= time_.now()) next_resync_ += resync_interval();
       resync();
     }
-    watchers_->polls().dispatch(fds, fixed.size());
-    if (hook_) hook_->expire();
     if (reconciler_.has_due_work()) apply_due();
     notify_ready_once_synced();  // a first sync with nothing to apply
     if (w.status) {

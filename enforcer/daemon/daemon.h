@@ -58,8 +58,11 @@ class Daemon {
   void resync();           // the resync timer: read every table back, repair drift
   int apply_due();         // applies what is dirty and due; returns how many endpoints failed
   std::string status_document();
-  // A hook's request during a container's start (docs/daemon.md#the-hook-socket).
-  hook::HookAnswer answer_hook(const hook::HookRequest& request);
+  // Hooks' requests during their containers' starts (docs/daemon.md#the-hook-socket): the
+  // requests read in one round of the loop, answered in order after one list, one compile, the
+  // starting containers' own tables and their peers' set updates.
+  std::vector<hook::HookAnswer> answer_hooks(const std::vector<hook::HookRequest>& requests);
+  hook::HookAnswer answer_hook(const hook::HookRequest& request);  // a batch of one
   // One hook socket connection's result: counted for status and metrics.
   void hook_counted(const std::string& result, const std::string& why);
   const std::map<std::string, uint64_t>& hook_results() const { return hook_results_; }
@@ -82,6 +85,10 @@ class Daemon {
   bool refresh_desired(std::optional<PolicyState::Candidate> candidate = std::nullopt);
   bool compile_desired(std::optional<PolicyState::Candidate> candidate);
   bool reload_inventories();
+  // Applies a starting container's endpoint, compiled already; the hook's answer.
+  hook::HookAnswer enforce_at_start(const std::string& name);
+  void log_hook_answer(const hook::HookRequest& request, const std::string& endpoint,
+                       const hook::HookAnswer& a, double ms, size_t batch);
   void policy_not_loaded(const std::string& problem);
   void note_source_change();
   void notify_ready_once_synced();

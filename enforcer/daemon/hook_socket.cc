@@ -65,22 +65,29 @@ void HookSocket::accept_pending() {
                uid ? "peer uid " + std::to_string(*uid) + " is not served" : "no peer credentials");
       continue;  // closed without an answer: a non-root peer learns nothing
     }
-    // A flood of idle connections must not grow without bound: refuse the oldest first.
-    if (conns_.size() >= limits_.max_connections) {
-      auto oldest = conns_.begin();
-      for (auto it = conns_.begin(); it != conns_.end(); ++it)
-        if (it->second.deadline < oldest->second.deadline) oldest = it;
-      finish(oldest->first, kHookMalformed, "too many pending connections", std::nullopt);
-    }
+    if (conns_.size() >= limits_.max_connections) refuse_oldest_reading();
     const int fd = c.get();
     conns_[fd] = Conn{std::move(c), time_.now() + limits_.read_time, {}};
     if (polls_ != nullptr) polls_->add(fd, [this, fd] { read_from(fd); });
+    // A hook writes its request right after connecting: read it now, not a round later.
+    read_from(fd);
   }
+}
+
+void HookSocket::refuse_oldest_reading() {
+  auto oldest = conns_.end();
+  for (auto it = conns_.begin(); it != conns_.end(); ++it)
+    if (!it->second.queued &&
+        (oldest == conns_.end() || it->second.deadline < oldest->second.deadline))
+      oldest = it;
+  // Every slot holds a request about to be answered: those connections end this round.
+  if (oldest != conns_.end())
+    finish(oldest->first, kHookMalformed, "too many pending connections", std::nullopt);
 }
 
 void HookSocket::read_from(int fd) {
   auto it = conns_.find(fd);
-  if (it == conns_.end()) return;
+  if (it == conns_.end() || it->second.queued) return;
   Conn& c = it->second;
   char chunk[1024];
   for (;;) {
@@ -117,11 +124,28 @@ void HookSocket::read_from(int fd) {
              hook::HookAnswer{hook::Verdict::kRefused, "malformed request: " + why});
       return;
     }
-    hook::HookAnswer a =
-        answer_ ? answer_(*request) : hook::HookAnswer{hook::Verdict::kRefused, "no start gate"};
-    const std::string result(hook::verdict_name(a.verdict));
-    finish(fd, result, a.verdict == hook::Verdict::kRefused ? a.reason : "", a);
+    c.queued = true;
+    if (polls_ != nullptr) polls_->remove(fd);  // nothing more to read; the answer comes next
+    queued_.push_back({fd, std::move(*request)});
     return;
+  }
+}
+
+void HookSocket::answer_queued() {
+  if (queued_.empty()) return;
+  std::vector<Queued> batch;
+  batch.swap(queued_);
+  std::vector<hook::HookRequest> requests;
+  for (const auto& q : batch) requests.push_back(q.request);
+
+  std::vector<hook::HookAnswer> answers;
+  if (answer_) answers = answer_(requests);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const hook::HookAnswer a = i < answers.size()
+                                   ? answers[i]
+                                   : hook::HookAnswer{hook::Verdict::kRefused, "no start gate"};
+    const std::string result(hook::verdict_name(a.verdict));
+    finish(batch[i].fd, result, a.verdict == hook::Verdict::kRefused ? a.reason : "", a);
   }
 }
 
@@ -129,7 +153,7 @@ void HookSocket::expire() {
   const auto now = time_.now();
   std::vector<int> late;
   for (const auto& [fd, c] : conns_)
-    if (c.deadline <= now) late.push_back(fd);
+    if (!c.queued && c.deadline <= now) late.push_back(fd);
   for (int fd : late)
     finish(fd, kHookMalformed, "no complete request within " + ms_text(limits_.read_time),
            hook::HookAnswer{hook::Verdict::kRefused, "request too slow"});
@@ -138,7 +162,7 @@ void HookSocket::expire() {
 std::optional<Clock::time_point> HookSocket::next_deadline() const {
   std::optional<Clock::time_point> next;
   for (const auto& [fd, c] : conns_)
-    if (!next || c.deadline < *next) next = c.deadline;
+    if (!c.queued && (!next || c.deadline < *next)) next = c.deadline;
   return next;
 }
 

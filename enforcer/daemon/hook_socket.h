@@ -37,8 +37,10 @@ class HookSocket {
     size_t max_connections = 256;  // beyond it, the oldest pending connection is refused
     uid_t served_uid = 0;          // root; tests without root serve their own uid
   };
-  // Answers a well-formed request from a root peer (the start gate).
-  using Answerer = std::function<hook::HookAnswer(const hook::HookRequest&)>;
+  // Answers well-formed requests from root peers (the start gate): one answer per request, in
+  // order.
+  using Answerer =
+      std::function<std::vector<hook::HookAnswer>(const std::vector<hook::HookRequest>&)>;
   // Each connection's result ("enforced", ..., "malformed", "denied_peer") and, when refused,
   // why: for metrics and the log.
   using Counter = std::function<void(const std::string& result, const std::string& why)>;
@@ -55,6 +57,10 @@ class HookSocket {
   // Registers the listener and, as they come, every connection in `polls`; results go to
   // `answer` and `count`.
   void attach(PollSet& polls, Answerer answer, Counter count);
+  // Answers every request read since the last call, in one call of the answerer; the loop calls
+  // it each round.
+  void answer_queued();
+  bool has_queued() const { return !queued_.empty(); }
   // Refuses every connection whose read bound has passed; the loop calls it each round.
   void expire();
   // The earliest read deadline of an open connection, for the loop's poll timeout.
@@ -71,7 +77,14 @@ class HookSocket {
     UniqueFd fd;
     Clock::time_point deadline;
     std::string buf;
+    bool queued = false;  // its request is read and waits for answer_queued: no deadline
   };
+  struct Queued {
+    int fd;
+    hook::HookRequest request;
+  };
+  // A flood of idle connections must not grow without bound: the oldest still reading goes.
+  void refuse_oldest_reading();
   void finish(int fd, const std::string& result, const std::string& why,
               const std::optional<hook::HookAnswer>& answer);
 
@@ -84,6 +97,7 @@ class HookSocket {
   Answerer answer_;
   Counter count_;
   std::map<int, Conn> conns_;
+  std::vector<Queued> queued_;
 };
 
 // The peer's uid through SO_PEERCRED, or nullopt when the kernel cannot say.

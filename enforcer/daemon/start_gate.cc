@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "enforcer/daemon/created_watch.h"
 #include "enforcer/sources/docker/client.h"
 #include "enforcer/sources/docker/json.h"
 #include "netlink/ns/netns.h"
@@ -14,37 +15,45 @@ namespace {
 
 std::string proc_netns(int64_t pid) { return "/proc/" + std::to_string(pid) + "/ns/net"; }
 
+std::string join_ids(const std::vector<std::string>& ids) {
+  std::string out;
+  for (const auto& id : ids) out += (out.empty() ? "" : ", ") + id;
+  return out;
+}
+
 class EngineLookup final : public ContainerLookup {
  public:
   EngineLookup(std::vector<std::string> sockets, std::chrono::milliseconds timeout) {
-    for (auto& s : sockets) clients_.push_back(std::make_unique<docker::DockerClient>(s, timeout));
+    for (auto& s : sockets) {
+      clients_.push_back(std::make_unique<docker::DockerClient>(s, timeout));
+      created_.push_back(std::make_unique<CreatedWatch>(s, timeout));
+    }
   }
 
-  Result<std::optional<ListedContainer>> listed(const std::string& id) override {
+  Result<std::map<std::string, ListedContainer>> listed(
+      const std::vector<std::string>& ids) override {
+    std::map<std::string, ListedContainer> found;
+    std::vector<std::string> missing;
+    for (const auto& id : ids) {
+      if (auto c = prefetched(id))
+        found[id] = std::move(*c);
+      else
+        missing.push_back(id);
+    }
+    if (missing.empty()) return found;
     // Not found is an answer only when every engine answered; else the last failure says why.
     std::string failure = clients_.empty() ? "no engine source (--source docker) to ask" : "";
     for (auto& client : clients_) {
-      auto resp = client->get(list_target(id));
-      if (!resp.ok()) {
-        failure = resp.error().to_string();
+      auto listed = list_by_id(*client, missing);
+      if (!listed.ok()) {
+        failure = listed.error().to_string();
         continue;
       }
-      if (resp->status != 200) {
-        failure = "engine list answered " + std::to_string(resp->status) + ": " +
-                  docker::parse_error_message(resp->body);
-        continue;
-      }
-      auto list = docker::parse_container_list(resp->body);
-      if (!list.ok()) {
-        failure = list.error().to_string();
-        continue;
-      }
-      // The engine's id filter also matches prefixes: take the exact one.
-      for (auto& c : *list)
-        if (c.id == id) return std::optional<ListedContainer>({c.id, c.name, c.labels});
+      found.merge(*listed);
     }
-    if (!failure.empty()) return make_error("list container " + id, failure);
-    return std::optional<ListedContainer>();
+    if (!failure.empty() && found.size() < ids.size())
+      return make_error("list containers " + join_ids(missing), failure);
+    return found;
   }
 
   Result<NamespaceView> namespace_of(int64_t pid) override {
@@ -67,15 +76,25 @@ class EngineLookup final : public ContainerLookup {
   }
 
  private:
+  std::optional<ListedContainer> prefetched(const std::string& id) const {
+    for (const auto& w : created_)
+      if (auto c = w->find(id)) return c;
+    return std::nullopt;
+  }
+
   std::vector<std::unique_ptr<docker::DockerClient>> clients_;
+  std::vector<std::unique_ptr<CreatedWatch>> created_;
 };
 
 }  // namespace
 
-std::string list_target(const std::string& id) {
-  // {"id":["<id>"]}, percent-encoded; the id is [A-Za-z0-9_.-] (checked by the protocol).
-  return std::string(docker::kApiPrefix) + "/containers/json?all=1&filters=%7B%22id%22%3A%5B%22" +
-         id + "%22%5D%7D";
+std::string list_target(const std::vector<std::string>& ids) {
+  // {"id":["<id>",...]}, percent-encoded; ids are [A-Za-z0-9_.-] (checked by the protocol). The
+  // engine ORs the values of one filter key.
+  std::string quoted;
+  for (const auto& id : ids) quoted += (quoted.empty() ? "%22" : "%2C%22") + id + "%22";
+  return std::string(docker::kApiPrefix) + "/containers/json?all=1&filters=%7B%22id%22%3A%5B" +
+         quoted + "%5D%7D";
 }
 
 std::unique_ptr<ContainerLookup> make_engine_lookup(std::vector<std::string> sockets,
@@ -83,28 +102,51 @@ std::unique_ptr<ContainerLookup> make_engine_lookup(std::vector<std::string> soc
   return std::make_unique<EngineLookup>(std::move(sockets), timeout);
 }
 
-std::variant<policy::Endpoint, hook::HookAnswer> StartGate::resolve(const hook::HookRequest& r) {
+std::vector<StartGate::Resolved> StartGate::resolve(
+    const std::vector<hook::HookRequest>& requests) {
   using hook::HookAnswer;
   using hook::Verdict;
-  // The namespace first: it is local and fast, and a host-network container needs no list.
-  auto ns = lookup_.namespace_of(r.pid);
-  if (!ns.ok())
-    return HookAnswer{Verdict::kRefused, "namespace of pid " + std::to_string(r.pid) +
-                                             " not readable: " + ns.error().to_string()};
-  if (ns->host)
-    return HookAnswer{Verdict::kUnselected,
-                      "shares the host's network namespace: cannot be segmented there"};
-  auto listed = lookup_.listed(r.id);
-  if (!listed.ok()) return HookAnswer{Verdict::kRefused, listed.error().to_string()};
-  if (!*listed)
-    return HookAnswer{Verdict::kRefused, "container " + r.id + " is not in the engine's list"};
-  policy::Endpoint ep;
-  ep.name = (*listed)->name.empty() ? r.id : (*listed)->name;
-  ep.netns = proc_netns(r.pid);
-  ep.labels = (*listed)->labels;
-  ep.addresses = std::move(ns->addresses);
-  admit(ep, r.pid, ns->inode);
-  return ep;
+  std::vector<Resolved> out(requests.size());
+  // Namespaces first: they are local and fast, and a host-network container needs no list.
+  std::vector<std::optional<NamespaceView>> views(requests.size());
+  std::vector<std::string> to_list;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const auto& r = requests[i];
+    auto ns = lookup_.namespace_of(r.pid);
+    if (!ns.ok()) {
+      out[i] = HookAnswer{Verdict::kRefused, "namespace of pid " + std::to_string(r.pid) +
+                                                 " not readable: " + ns.error().to_string()};
+    } else if (ns->host) {
+      out[i] = HookAnswer{Verdict::kUnselected,
+                          "shares the host's network namespace: cannot be segmented there"};
+    } else {
+      views[i] = std::move(*ns);
+      to_list.push_back(r.id);
+    }
+  }
+  if (to_list.empty()) return out;
+  auto listed = lookup_.listed(to_list);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (!views[i]) continue;
+    const auto& r = requests[i];
+    if (!listed.ok()) {
+      out[i] = HookAnswer{Verdict::kRefused, listed.error().to_string()};
+      continue;
+    }
+    auto it = listed->find(r.id);
+    if (it == listed->end()) {
+      out[i] = HookAnswer{Verdict::kRefused, "container " + r.id + " is not in the engine's list"};
+      continue;
+    }
+    policy::Endpoint ep;
+    ep.name = it->second.name.empty() ? r.id : it->second.name;
+    ep.netns = proc_netns(r.pid);
+    ep.labels = it->second.labels;
+    ep.addresses = std::move(views[i]->addresses);
+    admit(ep, r.pid, views[i]->inode);
+    out[i] = std::move(ep);
+  }
+  return out;
 }
 
 void StartGate::admit(const policy::Endpoint& ep, int64_t pid, uint64_t inode) {

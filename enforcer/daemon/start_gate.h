@@ -45,8 +45,10 @@ struct NamespaceView {
 class ContainerLookup {
  public:
   virtual ~ContainerLookup() = default;
-  // The container with this id from the engine's list; nullopt when the list lacks it.
-  virtual Result<std::optional<ListedContainer>> listed(const std::string& id) = 0;
+  // The containers with these ids from the engine's list, by id, in one query: a burst of starts
+  // costs one list, not one per container. An id the list lacks is absent from the map.
+  virtual Result<std::map<std::string, ListedContainer>> listed(
+      const std::vector<std::string>& ids) = 0;
   // The namespace of `pid`. An error when the process or its namespace is gone.
   virtual Result<NamespaceView> namespace_of(int64_t pid) = 0;
   // The inode of /proc/<pid>/ns/net now, 0 when the process is gone (cheap: a stat).
@@ -58,16 +60,18 @@ class ContainerLookup {
 std::unique_ptr<ContainerLookup> make_engine_lookup(std::vector<std::string> sockets,
                                                     std::chrono::milliseconds timeout);
 
-// The list's query for one id (exposed for tests).
-std::string list_target(const std::string& id);
+// The list's query for these ids (exposed for tests).
+std::string list_target(const std::vector<std::string>& ids);
 
 class StartGate {
  public:
   explicit StartGate(ContainerLookup& lookup) : lookup_(lookup) {}
 
-  // The endpoint for a request, or the answer when there is none to apply: refused when the list
-  // or the namespace cannot be read, unselected for the host's namespace.
-  std::variant<policy::Endpoint, hook::HookAnswer> resolve(const hook::HookRequest& r);
+  // For each request, in order, its endpoint or the answer when there is none to apply: refused
+  // when the list or the namespace cannot be read, unselected for the host's namespace. One list
+  // query serves them all.
+  using Resolved = std::variant<policy::Endpoint, hook::HookAnswer>;
+  std::vector<Resolved> resolve(const std::vector<hook::HookRequest>& requests);
   // Holds an endpoint until a source lists it (see merge_into).
   void admit(const policy::Endpoint& ep, int64_t pid, uint64_t inode);
   // Called on every compile: adds the held endpoints that no source lists yet; forgets those a

@@ -10,7 +10,13 @@
 #     (connects), no quarantine table is left;
 #   bulkheadd running: a burst of the same size is born enforced (the daemon answers every hook:
 #     status says enforced_at "start", never quarantined) and none reaches the peer, while an
-#     unselected container under the same wrapper and hook connects;
+#     unselected container under the same wrapper and hook connects; the allowed flows work at
+#     once: each reaches the allowed peer at its first act (which admits no one else), and an
+#     allowed client already running reaches each of them (but not the unselected one);
+#   the engine restarted with restart-policy containers while bulkheadd is down, bulkheadd started
+#     after it (a boot where the daemon comes up late): none of the deny containers reaches the
+#     peer at the first act of its restarted run, a plain runc one restarted beside them does;
+#     bulkheadd then replaces every quarantine table with the real one;
 #   the wrapper passes other commands and exit codes through: a --runtime runc container works,
 #     `bulkhead-runtime --version` and `state` of an unknown id answer as runc does.
 # usage: hook_docker.sh BUILD_DIR SOURCE_DIR
@@ -69,6 +75,14 @@ dk network create --subnet "$subnet" "$net" >/dev/null
 dk run -d --runtime runc --name hk-peer --network "$net" "$DOCKER_IMAGE" httpd -f -p 80 >/dev/null
 peer=$(dk inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" hk-peer)
 [ -n "$peer" ] || fail "no address for hk-peer"
+address_of() { dk inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" "$1"; }
+# The peer the sandbox may reach, and a client that may reach the sandbox's 8080.
+dk run -d --runtime runc --name hk-allowed --network "$net" --label app=allowed "$DOCKER_IMAGE" \
+  httpd -f -p 80 >/dev/null
+dk run -d --runtime runc --name hk-client --network "$net" --label app=client "$DOCKER_IMAGE" \
+  sleep 600 >/dev/null
+allowed=$(address_of hk-allowed)
+[ -n "$allowed" ] || fail "no address for hk-allowed"
 
 first_act=$(first_act_for "$peer")
 start_probe() {  # NAME LABEL [docker run options]
@@ -134,19 +148,30 @@ for c in $(dk ps -q); do
 done
 
 step "bulkheadd running: a burst of $burst is born enforced; an unselected one under the wrapper connects"
+first_act=$(first_act_for "$peer" "$allowed")
 {
   seq -f 'hk-live-%03g' 1 "$burst"
   echo "hk-live-free --label app=other"
 } | xargs -P 10 -L 1 bash -c 'run_one "$@"' _
-connected=0
 for ((i = 1; i <= burst; i++)); do
   c=$(printf 'hk-live-%03d' "$i")
   wait_for 10 has_verdicts "$c" || die "$c printed no verdict: $(dk logs "$c" 2>&1 | tail -3)"
-  [ "$(verdicts "$c")" = "LOOPBACK_OK PEER_BLOCKED " ] || connected=$((connected + 1))
+  [ "$(verdicts "$c")" = "LOOPBACK_OK ALLOWED_CONNECTED PEER_BLOCKED " ] ||
+    die "$c at its first act: got '$(verdicts "$c")'"
 done
-[ "$connected" = 0 ] || die "$connected of $burst containers reached the peer with bulkheadd running"
-# The unselected one is the control: the same first act under the same wrapper and hook connects.
-expect_verdicts hk-live-free "LOOPBACK_OK PEER_CONNECTED "
+# The unselected one is the control: the same first act under the same wrapper and hook connects
+# to the open peer; the allowed peer admits only the sandbox (an allow's target is isolated).
+expect_verdicts hk-live-free "LOOPBACK_OK ALLOWED_BLOCKED PEER_CONNECTED "
+# Toward the new containers: the client's set has every address already (the daemon applies the
+# peers' updates right after each answer); the unselected one stays out of it.
+client=$(container_pid hk-client)
+for ((i = 1; i <= burst; i++)); do
+  c=$(printf 'hk-live-%03d' "$i")
+  tcp_probe "$client" "$(address_of "$c")" 8080 || die "hk-client cannot reach $c on 8080"
+done
+rc=0
+tcp_probe "$client" "$(address_of hk-live-free)" 8080 || rc=$?
+[ "$rc" != 0 ] || die "hk-client reaches the unselected hk-live-free, outside its allowed set"
 "$build/bulkhead" status --status-socket "$sock" --json >"$ENGINE/status.json" || die "bulkhead status"
 # The daemon answered every hook in time: rules in place at start, none of them quarantined first.
 at_start=$(jq '[.endpoints[] | select((.name | startswith("hk-live-")) and .enforced_at == "start"
@@ -157,6 +182,45 @@ at_start=$(jq '[.endpoints[] | select((.name | startswith("hk-live-")) and .enfo
 # Those that started while the daemon was away are reported as such.
 jq -e '.endpoints[] | select(.name == "hk-deny-1") | .started_quarantined == true and
   .enforced_at == "after"' "$ENGINE/status.json" >/dev/null || die "hk-deny-1 not reported as started quarantined"
+
+step "the engine restarts its restart-policy containers with bulkheadd down; bulkheadd starts after it"
+# A peer of its own at a fixed address: the restarted containers' first act is baked with it.
+boot_peer=${subnet%.0/24}.250
+dk run -d --runtime runc --restart always --name hk-boot-peer --network "$net" --ip "$boot_peer" \
+  "$DOCKER_IMAGE" httpd -f -p 80 >/dev/null
+first_act=$(first_act_for "$boot_peer")
+for i in 1 2 3; do start_probe "hk-boot-$i" app=sandbox --restart always; done
+start_probe hk-boot-control app=sandbox --restart always --runtime runc
+for c in hk-boot-1 hk-boot-2 hk-boot-3 hk-boot-control; do
+  wait_for 10 has_verdicts "$c" || die "$c printed no verdict: $(dk logs "$c" 2>&1 | tail -3)"
+done
+kill "$daemon_pid" && wait "$daemon_pid" || true
+daemon_pid=
+BULKHEAD_DOCKERD_ARGS="--add-runtime bulkhead=$ENGINE/runtime.sh --add-runtime bh-other=$ENGINE/runtime.sh --default-runtime bulkhead" \
+  bash "$src/scripts/docker-test-engine.sh" restart "$ENGINE"
+# The restarted run's verdicts follow the first run's in the container's log.
+restarted() { [ "$(dk logs "$1" 2>&1 | grep -cE '^PEER_')" = 2 ]; }
+last_peer_verdict() { dk logs "$1" 2>&1 | grep -E '^PEER_' | tail -n 1; }
+for c in hk-boot-1 hk-boot-2 hk-boot-3 hk-boot-control; do
+  wait_for 30 restarted "$c" || fail "$c did not restart with the engine: $(dk logs "$c" 2>&1 | tail -3)"
+done
+for c in hk-boot-1 hk-boot-2 hk-boot-3; do
+  [ "$(last_peer_verdict "$c")" = PEER_BLOCKED ] || fail "$c reached the peer after the engine restarted"
+  is_quarantined "$c" || fail "$c restarted without a quarantine table: $(table_text "$c")"
+done
+[ "$(last_peer_verdict hk-boot-control)" = PEER_CONNECTED ] ||
+  fail "hk-boot-control (plain runc) did not reach the peer after the restart: the probe proves nothing"
+"$build/bulkheadd" --policy "$ENGINE/policy.yaml" --source "docker:$ENGINE/docker.sock" \
+  --status-socket "$sock" --hook-socket "$hook_sock" --log-format json >>"$log" 2>&1 &
+daemon_pid=$!
+for c in hk-boot-1 hk-boot-2 hk-boot-3 hk-boot-control; do
+  wait_for 15 has_real_table "$c" || die "$c did not get its real table: $(table_text "$c")"
+done
+for c in hk-boot-1 hk-boot-control; do
+  rc=0
+  tcp_probe "$(container_pid "$c")" "$boot_peer" 80 || rc=$?
+  [ "$rc" != 0 ] || die "$c reaches the peer under its real table"
+done
 
 step "the wrapper passes other commands and exit codes through"
 want=$(runc --version) got=$("$build/bulkhead-runtime" --version) ||

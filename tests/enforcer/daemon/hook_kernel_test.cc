@@ -40,9 +40,12 @@ const char* kPolicy =
 class ListOnly final : public ContainerLookup {
  public:
   explicit ListOnly(ListedContainer c) : c_(std::move(c)), kernel_(make_engine_lookup({}, 1s)) {}
-  Result<std::optional<ListedContainer>> listed(const std::string& id) override {
-    if (id == c_.id) return std::optional<ListedContainer>(c_);
-    return std::optional<ListedContainer>();
+  Result<std::map<std::string, ListedContainer>> listed(
+      const std::vector<std::string>& ids) override {
+    std::map<std::string, ListedContainer> found;
+    for (const auto& id : ids)
+      if (id == c_.id) found[id] = c_;
+    return found;
   }
   Result<NamespaceView> namespace_of(int64_t pid) override { return kernel_->namespace_of(pid); }
   uint64_t inode_of(int64_t pid) override { return kernel_->inode_of(pid); }

@@ -39,9 +39,11 @@ class HookSocketTest : public ::testing::Test {
     sock = std::move(*made);
     sock->attach(
         polls,
-        [this](const hook::HookRequest& r) {
-          asked.push_back(r);
-          return hook::HookAnswer{hook::Verdict::kEnforced, ""};
+        [this](const std::vector<hook::HookRequest>& batch) {
+          batches.push_back(batch.size());
+          asked.insert(asked.end(), batch.begin(), batch.end());
+          return std::vector<hook::HookAnswer>(batch.size(),
+                                               hook::HookAnswer{hook::Verdict::kEnforced, ""});
         },
         [this](const std::string& result, const std::string& why) {
           results.push_back(result + (why.empty() ? "" : ": " + why));
@@ -77,6 +79,7 @@ class HookSocketTest : public ::testing::Test {
       polls.fill(fds);
       ::poll(fds.data(), fds.size(), 20);
       polls.dispatch(fds, 0);
+      sock->answer_queued();
     }
   }
 
@@ -87,6 +90,7 @@ class HookSocketTest : public ::testing::Test {
   PollSet polls;
   std::unique_ptr<HookSocket> sock;
   std::vector<hook::HookRequest> asked;
+  std::vector<size_t> batches;  // how many requests each call of the answerer got
   std::vector<std::string> results;
 };
 
@@ -135,6 +139,41 @@ TEST_F(HookSocketTest, AnswersAWellFormedRequest) {
   EXPECT_EQ(asked[0].pid, 42);
   EXPECT_EQ(results, std::vector<std::string>{"enforced"});
   EXPECT_EQ(sock->open_connections(), 0u);
+}
+
+TEST_F(HookSocketTest, RequestsReadInOneRoundAreAnsweredInOneBatchInOrder) {
+  listen();
+  std::vector<UniqueFd> cs;
+  for (int i = 1; i <= 3; ++i) {
+    cs.push_back(connect());
+    send(cs.back(), R"({"version":1,"id":"c)" + std::to_string(i) + R"(","pid":4)" +
+                        std::to_string(i) + R"(,"engine":"docker"})" + "\n");
+  }
+  sock->accept_pending();  // reads each request as it accepts it
+  EXPECT_TRUE(results.empty());
+  sock->answer_queued();
+  EXPECT_EQ(batches, std::vector<size_t>{3});
+  ASSERT_EQ(asked.size(), 3u);
+  EXPECT_EQ(asked[0].id, "c1");
+  EXPECT_EQ(asked[2].pid, 43);
+  for (auto& c : cs)
+    EXPECT_EQ(answer(c), R"({"reason":"","verdict":"enforced","version":1})"
+                         "\n");
+  EXPECT_EQ(sock->open_connections(), 0u);
+}
+
+TEST_F(HookSocketTest, AQueuedRequestHasNoReadDeadline) {
+  listen();
+  auto c = connect();
+  send(c, R"({"version":1,"id":"c1","pid":42,"engine":"docker"})"
+          "\n");
+  sock->accept_pending();
+  EXPECT_FALSE(sock->next_deadline().has_value());
+  clock.advance(5s);
+  sock->expire();
+  EXPECT_TRUE(results.empty());
+  sock->answer_queued();
+  EXPECT_EQ(results, std::vector<std::string>{"enforced"});
 }
 
 TEST_F(HookSocketTest, RequestInPiecesIsAssembled) {

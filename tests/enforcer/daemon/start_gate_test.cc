@@ -37,12 +37,14 @@ const char* kPolicy =
 
 class FakeLookup final : public ContainerLookup {
  public:
-  Result<std::optional<ListedContainer>> listed(const std::string& id) override {
+  Result<std::map<std::string, ListedContainer>> listed(
+      const std::vector<std::string>& ids) override {
     ++lists;
-    if (list_error) return make_error("list container " + id, *list_error);
-    auto it = containers.find(id);
-    if (it == containers.end()) return std::optional<ListedContainer>();
-    return std::optional<ListedContainer>(it->second);
+    if (list_error) return make_error("list containers " + ids.front(), *list_error);
+    std::map<std::string, ListedContainer> found;
+    for (const auto& id : ids)
+      if (auto it = containers.find(id); it != containers.end()) found[id] = it->second;
+    return found;
   }
   Result<NamespaceView> namespace_of(int64_t pid) override {
     auto it = namespaces.find(pid);
@@ -132,10 +134,11 @@ TEST_F(StartGateTest, SelectedContainerIsAppliedBeforeTheAnswer) {
   auto d = start();
   HookAnswer a = d->answer_hook({"idweb", 200, "docker"});
   EXPECT_EQ(a, (HookAnswer{Verdict::kEnforced, ""}));
-  // The starting container's own table first, synchronously; the peer's set update is the loop's.
-  ASSERT_FALSE(fake.lines().empty());
-  EXPECT_EQ(fake.lines().front(), "apply web (/proc/200/ns/net): nft replaced");
+  // The starting container's own table first, then the peer's set, both before the answer.
   EXPECT_EQ(lookup->lists, 1);
+  EXPECT_EQ(fake.text(),
+            "apply web (/proc/200/ns/net): nft replaced\n"
+            "apply api (/proc/100/ns/net): nft elements web_v4 +1 -0\n");
   EXPECT_EQ(d->apply_due(), 0);
   EXPECT_EQ(fake.text(),
             "apply web (/proc/200/ns/net): nft replaced\n"
@@ -145,6 +148,26 @@ TEST_F(StartGateTest, SelectedContainerIsAppliedBeforeTheAnswer) {
   EXPECT_EQ(web["enforced_at"], "start");
   EXPECT_EQ(web["started_quarantined"], false);
   EXPECT_EQ(endpoint_status(*d, "api")["enforced_at"], "after");
+}
+
+TEST_F(StartGateTest, ABatchIsOneListOneCompileOwnTablesThenOnePeerUpdate) {
+  lookup->containers["idweb2"] = {"idweb2", "web2", {{"app", "web"}}};
+  lookup->namespaces[400] = {4004, false, {*policy::IpAddr::parse("198.18.0.4")}};
+  auto d = start();
+  auto answers = d->answer_hooks({{"idweb", 200, "docker"},
+                                  {"idjob", 300, "docker"},
+                                  {"idweb2", 400, "docker"},
+                                  {"idhost", 1, "docker"}});
+  ASSERT_EQ(answers.size(), 4u);
+  EXPECT_EQ(answers[0], (HookAnswer{Verdict::kEnforced, ""}));
+  EXPECT_EQ(answers[1], (HookAnswer{Verdict::kUnselected, ""}));
+  EXPECT_EQ(answers[2], (HookAnswer{Verdict::kEnforced, ""}));
+  EXPECT_EQ(answers[3].verdict, Verdict::kUnselected);  // the host's namespace
+  EXPECT_EQ(lookup->lists, 1);
+  EXPECT_EQ(fake.text(),
+            "apply web (/proc/200/ns/net): nft replaced\n"
+            "apply web2 (/proc/400/ns/net): nft replaced\n"
+            "apply api (/proc/100/ns/net): nft elements web_v4 +2 -0\n");
 }
 
 TEST_F(StartGateTest, TheSourcesLaterViewReappliesNothing) {
@@ -191,7 +214,7 @@ TEST_F(StartGateTest, RefusalsSayWhy) {
             (HookAnswer{Verdict::kRefused, "container idnone is not in the engine's list"}));
   lookup->list_error = "connect: timed out";
   EXPECT_EQ(d->answer_hook({"idweb", 200, "docker"}),
-            (HookAnswer{Verdict::kRefused, "list container idweb: connect: timed out"}));
+            (HookAnswer{Verdict::kRefused, "list containers idweb: connect: timed out"}));
   fake.fail_next("/proc/200/ns/net", make_error("nft commit", "injected", EPERM));
   lookup->list_error.reset();
   HookAnswer a = d->answer_hook({"idweb", 200, "docker"});
@@ -254,8 +277,10 @@ TEST_F(StartGateTest, QuarantineTableFoundBeforeTheFirstApplyIsMarked) {
 }
 
 TEST(StartGateList, FiltersTheEnginesListById) {
-  EXPECT_EQ(list_target("abc.1"),
+  EXPECT_EQ(list_target({"abc.1"}),
             "/v1.40/containers/json?all=1&filters=%7B%22id%22%3A%5B%22abc.1%22%5D%7D");
+  EXPECT_EQ(list_target({"abc.1", "d-2"}),
+            "/v1.40/containers/json?all=1&filters=%7B%22id%22%3A%5B%22abc.1%22%2C%22d-2%22%5D%7D");
 }
 
 }  // namespace

@@ -1,0 +1,120 @@
+#include "enforcer/daemon/created_watch.h"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "enforcer/log/log.h"
+#include "enforcer/sources/docker/json.h"
+
+namespace bulkhead::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+
+// {"type":["container"],"event":["create","destroy","remove"]}, percent-encoded. Podman says
+// "remove" where Docker says "destroy".
+constexpr const char* kCreateFilters =
+    "%7B%22type%22%3A%5B%22container%22%5D%2C%22event%22%3A%5B%22create%22%2C%22destroy%22%2C%"
+    "22remove%22%5D%7D";
+
+}  // namespace
+
+Result<std::map<std::string, ListedContainer>> list_by_id(docker::DockerClient& client,
+                                                          const std::vector<std::string>& ids) {
+  auto resp = client.get(list_target(ids));
+  if (!resp.ok()) return resp.error();
+  if (resp->status != 200)
+    return make_error("engine list", "answered " + std::to_string(resp->status) + ": " +
+                                         docker::parse_error_message(resp->body));
+  auto list = docker::parse_container_list(resp->body);
+  if (!list.ok()) return list.error();
+  std::map<std::string, ListedContainer> found;
+  // The engine's id filter also matches prefixes: take the exact ones.
+  for (auto& c : *list)
+    if (std::find(ids.begin(), ids.end(), c.id) != ids.end())
+      found[c.id] = {c.id, std::move(c.name), std::move(c.labels)};
+  return found;
+}
+
+CreatedWatch::CreatedWatch(std::string socket, std::chrono::milliseconds timeout)
+    : events_(std::make_unique<docker::DockerClient>(socket, timeout)),
+      list_(std::make_unique<docker::DockerClient>(std::move(socket), timeout)),
+      thread_(&CreatedWatch::run, this) {}
+
+CreatedWatch::~CreatedWatch() {
+  {
+    std::lock_guard lock(wait_mu_);
+    stopping_.store(true);
+  }
+  wait_cv_.notify_all();
+  events_->interrupt();
+  list_->interrupt();
+  thread_.join();
+}
+
+std::optional<ListedContainer> CreatedWatch::find(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto it = held_.find(id);
+  if (it == held_.end()) return std::nullopt;
+  return it->second;
+}
+
+size_t CreatedWatch::held() const {
+  std::lock_guard lock(mu_);
+  return held_.size();
+}
+
+void CreatedWatch::run() {
+  while (!stopping_.load()) {
+    auto stream = events_->open_stream(
+        std::string(docker::kApiPrefix) + "/events?filters=" + kCreateFilters, 2s);
+    // An engine that is not up yet: the gate lists by itself meanwhile.
+    if (stream.ok()) follow(**stream);
+    if (!pause(500ms)) return;
+  }
+}
+
+void CreatedWatch::follow(docker::BodyStream& stream) {
+  while (!stopping_.load()) {
+    auto line = stream.next_line(docker::DockerClient::Clock::now() + 10min);
+    if (!line) {
+      if (line.error().code != ETIMEDOUT || stopping_.load()) return;
+      continue;  // a quiet engine: the stream was closed; the caller reconnects
+    }
+    auto event = docker::parse_event(*line);
+    if (!event || event->type != "container") continue;
+    if (event->action == "create")
+      prefetch(event->actor_id);
+    else
+      forget(event->actor_id);
+  }
+}
+
+void CreatedWatch::prefetch(const std::string& id) {
+  auto found = list_by_id(*list_, {id});
+  if (!found.ok()) {
+    log::debug("start gate: prefetch failed", {{"id", id}, {"error", found.error().to_string()}});
+    return;
+  }
+  auto it = found->find(id);
+  if (it == found->end()) return;  // removed already
+  std::lock_guard lock(mu_);
+  if (held_.emplace(id, std::move(it->second)).second) order_.push_back(id);
+  while (held_.size() > kMaxHeld) {
+    held_.erase(order_.front());
+    order_.pop_front();
+  }
+}
+
+void CreatedWatch::forget(const std::string& id) {
+  std::lock_guard lock(mu_);
+  if (held_.erase(id) == 0) return;
+  order_.erase(std::find(order_.begin(), order_.end(), id));
+}
+
+bool CreatedWatch::pause(std::chrono::milliseconds d) {
+  std::unique_lock lock(wait_mu_);
+  return !wait_cv_.wait_for(lock, d, [this] { return stopping_.load(); });
+}
+
+}  // namespace bulkhead::daemon
