@@ -244,12 +244,12 @@ std::vector<hook::HookAnswer> Daemon::answer_hooks(const std::vector<hook::HookR
     // were simply not listed yet.
     answers.assign(requests.size(), {Verdict::kRefused, "not yet synced with its sources"});
   } else {
-    auto resolved = gate_->resolve(requests);
+    auto resolved = gate_->resolve(requests, registry_.endpoints());
     for (size_t i = 0; i < requests.size(); ++i) {
       if (auto* a = std::get_if<HookAnswer>(&resolved[i]))
         answers[i] = std::move(*a);
       else
-        names[i] = std::get<policy::Endpoint>(resolved[i]).name;
+        names[i] = std::get<std::string>(resolved[i]);
     }
     // One compile for the whole batch; each starting container's own table; then its peers'
     // sets, before the answer: a container whose first act is to reach an allowed peer that

@@ -6,6 +6,7 @@
 
 #include "enforcer/daemon/created_watch.h"
 #include "enforcer/sources/docker/client.h"
+#include "enforcer/sources/docker/endpoints.h"
 #include "enforcer/sources/docker/json.h"
 #include "netlink/ns/netns.h"
 #include "netlink/tc/link_addresses.h"
@@ -69,9 +70,9 @@ class EngineLookup final : public ContainerLookup {
     return v;
   }
 
-  uint64_t inode_of(int64_t pid) override {
+  uint64_t netns_inode(const std::string& path) override {
     struct stat st {};
-    if (::stat(proc_netns(pid).c_str(), &st) != 0) return 0;
+    if (::stat(path.c_str(), &st) != 0) return 0;
     return st.st_ino;
   }
 
@@ -102,8 +103,8 @@ std::unique_ptr<ContainerLookup> make_engine_lookup(std::vector<std::string> soc
   return std::make_unique<EngineLookup>(std::move(sockets), timeout);
 }
 
-std::vector<StartGate::Resolved> StartGate::resolve(
-    const std::vector<hook::HookRequest>& requests) {
+std::vector<StartGate::Resolved> StartGate::resolve(const std::vector<hook::HookRequest>& requests,
+                                                    const policy::Endpoints& known) {
   using hook::HookAnswer;
   using hook::Verdict;
   std::vector<Resolved> out(requests.size());
@@ -138,29 +139,52 @@ std::vector<StartGate::Resolved> StartGate::resolve(
       out[i] = HookAnswer{Verdict::kRefused, "container " + r.id + " is not in the engine's list"};
       continue;
     }
-    policy::Endpoint ep;
-    ep.name = it->second.name.empty() ? r.id : it->second.name;
-    ep.netns = proc_netns(r.pid);
-    ep.labels = it->second.labels;
-    ep.addresses = std::move(views[i]->addresses);
-    admit(ep, r.pid, views[i]->inode);
-    out[i] = std::move(ep);
+    Held h;
+    h.endpoint.name = it->second.name.empty() ? r.id : it->second.name;
+    h.endpoint.labels = it->second.labels;
+    h.pid = r.pid;
+    h.inode = views[i]->inode;
+    if (const policy::Endpoint* owner = owner_of(h.inode, known)) {
+      h.joined = owner->name;
+      out[i] = owner->name;
+    } else {
+      h.endpoint.netns = proc_netns(r.pid);
+      h.endpoint.addresses = std::move(views[i]->addresses);
+      out[i] = h.endpoint.name;
+    }
+    admit(std::move(h));
   }
   return out;
 }
 
-void StartGate::admit(const policy::Endpoint& ep, int64_t pid, uint64_t inode) {
-  held_[ep.name] = Held{ep, pid, inode};
+const policy::Endpoint* StartGate::owner_of(uint64_t inode, const policy::Endpoints& known) {
+  // Remote endpoints' paths name another host's namespaces.
+  for (const auto& ep : known)
+    if (ep.node.empty() && !ep.netns.empty() && lookup_.netns_inode(ep.netns) == inode) return &ep;
+  return nullptr;
+}
+
+bool StartGate::gone(const Held& h) { return lookup_.netns_inode(proc_netns(h.pid)) != h.inode; }
+
+void StartGate::admit(Held held) {
+  const std::string name = held.endpoint.name;
+  held_[name] = std::move(held);
 }
 
 void StartGate::merge_into(policy::Endpoints& local) {
+  auto is_listed = [&](const std::string& name) {
+    return std::any_of(local.begin(), local.end(),
+                       [&](const policy::Endpoint& e) { return e.name == name; });
+  };
   bool added = false;
   for (auto it = held_.begin(); it != held_.end();) {
-    const bool listed = std::any_of(local.begin(), local.end(),
-                                    [&](const policy::Endpoint& e) { return e.name == it->first; });
+    if (!it->second.joined.empty()) {
+      ++it;
+      continue;
+    }
     // Listed by a source: the source's view takes over (the same endpoint when nothing changed).
     // Gone, or a new namespace behind the pid: the container we admitted is no more.
-    if (listed || lookup_.inode_of(it->second.pid) != it->second.inode) {
+    if (is_listed(it->first) || gone(it->second)) {
       it = held_.erase(it);
       continue;
     }
@@ -171,6 +195,45 @@ void StartGate::merge_into(policy::Endpoints& local) {
   if (added)
     std::sort(local.begin(), local.end(),
               [](const policy::Endpoint& a, const policy::Endpoint& b) { return a.name < b.name; });
+  merge_members(local);
+}
+
+void StartGate::merge_members(policy::Endpoints& local) {
+  for (auto it = held_.begin(); it != held_.end();) {
+    const Held& h = it->second;
+    auto owner = std::find_if(local.begin(), local.end(),
+                              [&](const policy::Endpoint& e) { return e.name == h.joined; });
+    if (h.joined.empty()) {
+      ++it;
+      continue;
+    }
+    // The endpoint is gone (the member then owns the namespace, as the sources will say), or
+    // the member is: nothing to merge.
+    if (owner == local.end() || gone(h)) {
+      it = held_.erase(it);
+      continue;
+    }
+    std::set<std::string> members;
+    if (auto m = owner->labels.find(docker::kMembersLabel); m != owner->labels.end())
+      for (size_t from = 0; from <= m->second.size();) {
+        const size_t comma = std::min(m->second.find(',', from), m->second.size());
+        members.insert(m->second.substr(from, comma - from));
+        from = comma + 1;
+      }
+    // A source lists the member in its endpoint already: its view takes over.
+    if (members.count(h.endpoint.name)) {
+      it = held_.erase(it);
+      continue;
+    }
+    // As the sources merge members: the endpoint's own labels win, then a member's.
+    for (const auto& [k, v] : h.endpoint.labels) owner->labels.emplace(k, v);
+    members.erase("");
+    members.insert(h.endpoint.name);
+    std::string joined;
+    for (const auto& m : members) joined += (joined.empty() ? "" : ",") + m;
+    owner->labels[docker::kMembersLabel] = joined;
+    ++it;
+  }
 }
 
 void StartGate::keep_only(const std::set<std::string>& names) {

@@ -51,8 +51,9 @@ class ContainerLookup {
       const std::vector<std::string>& ids) = 0;
   // The namespace of `pid`. An error when the process or its namespace is gone.
   virtual Result<NamespaceView> namespace_of(int64_t pid) = 0;
-  // The inode of /proc/<pid>/ns/net now, 0 when the process is gone (cheap: a stat).
-  virtual uint64_t inode_of(int64_t pid) = 0;
+  // The inode of a network namespace path (/proc/<pid>/ns/net, /run/netns/NAME) now, 0 when it
+  // is gone (cheap: a stat).
+  virtual uint64_t netns_inode(const std::string& path) = 0;
 };
 
 // The Engine API's list (`GET /containers/json?all=1&filters={"id":[ID]}`) over each given
@@ -67,15 +68,18 @@ class StartGate {
  public:
   explicit StartGate(ContainerLookup& lookup) : lookup_(lookup) {}
 
-  // For each request, in order, its endpoint or the answer when there is none to apply: refused
-  // when the list or the namespace cannot be read, unselected for the host's namespace. One list
-  // query serves them all.
-  using Resolved = std::variant<policy::Endpoint, hook::HookAnswer>;
-  std::vector<Resolved> resolve(const std::vector<hook::HookRequest>& requests);
-  // Holds an endpoint until a source lists it (see merge_into).
-  void admit(const policy::Endpoint& ep, int64_t pid, uint64_t inode);
-  // Called on every compile: adds the held endpoints that no source lists yet; forgets those a
-  // source lists now (the same name) and those whose process has gone or whose namespace changed.
+  // For each request, in order, the name of the endpoint to apply or the answer when there is
+  // none: refused when the list or the namespace cannot be read, unselected for the host's
+  // namespace. One list query serves them all. A container whose namespace is already one of
+  // `known`'s (it joined it: `--network container:X`, a pod) is a member of that endpoint, as
+  // the sources see it: its labels are merged into it and the name is that endpoint's.
+  using Resolved = std::variant<std::string, hook::HookAnswer>;
+  std::vector<Resolved> resolve(const std::vector<hook::HookRequest>& requests,
+                                const policy::Endpoints& known);
+  // Called on every compile: adds the held endpoints that no source lists yet and merges the
+  // held members into their endpoints; forgets those a source lists now (the same name, or the
+  // member in its endpoint's members label) and those whose process has gone or whose namespace
+  // changed.
   void merge_into(policy::Endpoints& local);
   size_t held() const { return held_.size(); }
 
@@ -87,12 +91,19 @@ class StartGate {
 
  private:
   struct Held {
-    policy::Endpoint endpoint;
+    policy::Endpoint endpoint;  // a member's: its name and labels only
     int64_t pid = 0;
     uint64_t inode = 0;
+    std::string joined;  // the endpoint whose namespace a member joined; "" for an endpoint
   };
+  void admit(Held held);
+  bool gone(const Held& h);  // its process has gone, or a new namespace is behind its pid
+  // The local endpoint of `known` whose namespace has this inode, if any.
+  const policy::Endpoint* owner_of(uint64_t inode, const policy::Endpoints& known);
+  void merge_members(policy::Endpoints& local);
+
   ContainerLookup& lookup_;
-  std::map<std::string, Held> held_;  // by endpoint name
+  std::map<std::string, Held> held_;  // by container name (an endpoint's, or a member's)
   std::set<std::string> at_start_;
 };
 

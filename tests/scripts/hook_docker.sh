@@ -12,7 +12,9 @@
 #     status says enforced_at "start", never quarantined) and none reaches the peer, while an
 #     unselected container under the same wrapper and hook connects; the allowed flows work at
 #     once: each reaches the allowed peer at its first act (which admits no one else), and an
-#     allowed client already running reaches each of them (but not the unselected one);
+#     allowed client already running reaches each of them (but not the unselected one); a
+#     container joining an unselected one's namespace brings its labels to that endpoint and is
+#     born under the merged rules;
 #   the engine restarted with restart-policy containers while bulkheadd is down, bulkheadd started
 #     after it (a boot where the daemon comes up late): none of the deny containers reaches the
 #     peer at the first act of its restarted run, a plain runc one restarted beside them does;
@@ -172,6 +174,23 @@ done
 rc=0
 tcp_probe "$client" "$(address_of hk-live-free)" 8080 || rc=$?
 [ "$rc" != 0 ] || die "hk-client reaches the unselected hk-live-free, outside its allowed set"
+# A container that joins another's namespace (--network container:X) is a member of X's endpoint,
+# as the events path sees it: born with the merged labels, never a second endpoint on the same
+# namespace. The owner carries no app label and is unselected until the member brings one.
+start_probe hk-owner team=x
+expect_verdicts hk-owner "LOOPBACK_OK ALLOWED_BLOCKED PEER_CONNECTED "
+dk run -d --name hk-member --network container:hk-owner --label app=sandbox "$DOCKER_IMAGE" \
+  sh -c "$first_act" >/dev/null || die "docker run hk-member"
+expect_verdicts hk-member "LOOPBACK_OK ALLOWED_CONNECTED PEER_BLOCKED "
+"$build/bulkhead" status --status-socket "$sock" --json >"$ENGINE/status.json" || die "bulkhead status"
+jq -e '[.endpoints[] | select(.name == "hk-member")] | length == 0' "$ENGINE/status.json" >/dev/null ||
+  die "the member got an endpoint of its own on its owner's namespace"
+jq -e '.endpoints[] | select(.name == "hk-owner") | .enforced_at == "start"' "$ENGINE/status.json" \
+  >/dev/null || die "hk-owner not enforced at the member's start: $(jq -c '.endpoints[] |
+  select(.name == "hk-owner")' "$ENGINE/status.json")"
+# The events path's view of the same merge keeps the table.
+sleep 1
+has_real_table hk-owner || die "hk-owner lost its table after the events path: $(table_text hk-owner)"
 "$build/bulkhead" status --status-socket "$sock" --json >"$ENGINE/status.json" || die "bulkhead status"
 # The daemon answered every hook in time: rules in place at start, none of them quarantined first.
 at_start=$(jq '[.endpoints[] | select((.name | startswith("hk-live-")) and .enforced_at == "start"
@@ -188,11 +207,16 @@ step "the engine restarts its restart-policy containers with bulkheadd down; bul
 boot_peer=${subnet%.0/24}.250
 dk run -d --runtime runc --restart always --name hk-boot-peer --network "$net" --ip "$boot_peer" \
   "$DOCKER_IMAGE" httpd -f -p 80 >/dev/null
-first_act=$(first_act_for "$boot_peer")
+# The engine restarts its containers in no order: the peer may come up after a prober, so each
+# tries four times in 5 s (more chances for a deny container to leak, none for the control to
+# miss).
+first_act="for i in 1 2 3 4; do
+  if nc -w 1 $boot_peer 80 </dev/null; then echo PEER_CONNECTED; exec sleep 600; fi; sleep 0.25
+done; echo PEER_BLOCKED; exec sleep 600"
 for i in 1 2 3; do start_probe "hk-boot-$i" app=sandbox --restart always; done
 start_probe hk-boot-control app=sandbox --restart always --runtime runc
 for c in hk-boot-1 hk-boot-2 hk-boot-3 hk-boot-control; do
-  wait_for 10 has_verdicts "$c" || die "$c printed no verdict: $(dk logs "$c" 2>&1 | tail -3)"
+  wait_for 15 has_verdicts "$c" || die "$c printed no verdict: $(dk logs "$c" 2>&1 | tail -3)"
 done
 kill "$daemon_pid" && wait "$daemon_pid" || true
 daemon_pid=

@@ -48,7 +48,7 @@ class ListOnly final : public ContainerLookup {
     return found;
   }
   Result<NamespaceView> namespace_of(int64_t pid) override { return kernel_->namespace_of(pid); }
-  uint64_t inode_of(int64_t pid) override { return kernel_->inode_of(pid); }
+  uint64_t netns_inode(const std::string& path) override { return kernel_->netns_inode(path); }
 
  private:
   ListedContainer c_;

@@ -52,7 +52,9 @@ class FakeLookup final : public ContainerLookup {
       return make_error("open /proc/" + std::to_string(pid) + "/ns/net", "cannot open", ENOENT);
     return it->second;
   }
-  uint64_t inode_of(int64_t pid) override {
+  uint64_t netns_inode(const std::string& path) override {
+    int64_t pid = 0;
+    if (std::sscanf(path.c_str(), "/proc/%ld/ns/net", &pid) != 1) return 0;
     auto it = namespaces.find(pid);
     return it == namespaces.end() ? 0 : it->second.inode;
   }
@@ -168,6 +170,39 @@ TEST_F(StartGateTest, ABatchIsOneListOneCompileOwnTablesThenOnePeerUpdate) {
             "apply web (/proc/200/ns/net): nft replaced\n"
             "apply web2 (/proc/400/ns/net): nft replaced\n"
             "apply api (/proc/100/ns/net): nft elements web_v4 +2 -0\n");
+}
+
+TEST_F(StartGateTest, AContainerJoiningAnEndpointsNamespaceIsMergedIntoThatEndpoint) {
+  // "plain" runs unselected; "side" starts with --network container:plain and app=web.
+  lookup->namespaces[500] = {5005, false, {*policy::IpAddr::parse("198.18.0.5")}};
+  lookup->namespaces[600] = {5005, false, {*policy::IpAddr::parse("198.18.0.5")}};
+  lookup->containers["idside"] = {"idside", "side", {{"app", "web"}}};
+  policy::Endpoint plain = endpoint("plain", "-", "198.18.0.5", 500);
+  plain.labels = {{"team", "x"}};
+  Snapshot snap;
+  snap.ready = true;
+  snap.endpoints = {endpoint("api", "api", "198.18.0.3", 100), plain};
+  auto d = start();
+  source->set(snap);
+  d->sources_changed();
+  d->apply_due();
+  fake.clear_lines();
+  // The namespace's endpoint takes the member's labels: selected as web now, applied, and its
+  // address reaches web's peer, before the answer. No second endpoint on the same namespace.
+  EXPECT_EQ(d->answer_hook({"idside", 600, "docker"}), (HookAnswer{Verdict::kEnforced, ""}));
+  EXPECT_EQ(fake.text(),
+            "apply plain (/proc/500/ns/net): nft replaced\n"
+            "apply api (/proc/100/ns/net): nft elements web_v4 +1 -0\n");
+  EXPECT_EQ(endpoint_status(*d, "side"), nullptr);
+  EXPECT_EQ(endpoint_status(*d, "plain")["enforced_at"], "start");
+  // The source's view of the same merge (docker/endpoints.cc) changes nothing.
+  plain.labels = {{"team", "x"}, {"app", "web"}, {"bulkhead.io/members", "side"}};
+  snap.endpoints = {endpoint("api", "api", "198.18.0.3", 100), plain};
+  source->set(snap);
+  fake.clear_lines();
+  d->sources_changed();
+  EXPECT_EQ(d->apply_due(), 0);
+  EXPECT_EQ(fake.text(), "");
 }
 
 TEST_F(StartGateTest, TheSourcesLaterViewReappliesNothing) {
