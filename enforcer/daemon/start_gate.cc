@@ -144,7 +144,9 @@ std::vector<StartGate::Resolved> StartGate::resolve(const std::vector<hook::Hook
     h.endpoint.labels = it->second.labels;
     h.pid = r.pid;
     h.inode = views[i]->inode;
-    if (const policy::Endpoint* owner = owner_of(h.inode, known)) {
+    // (The container's own endpoint, when its hook asks again, is no owner of it.)
+    const policy::Endpoint* owner = owner_of(h.inode, known);
+    if (owner != nullptr && owner->name != h.endpoint.name) {
       h.joined = owner->name;
       out[i] = owner->name;
     } else {

@@ -205,6 +205,19 @@ TEST_F(StartGateTest, AContainerJoiningAnEndpointsNamespaceIsMergedIntoThatEndpo
   EXPECT_EQ(fake.text(), "");
 }
 
+TEST_F(StartGateTest, AHookAskingAgainIsNotAMemberOfItsOwnEndpoint) {
+  auto d = start();
+  ASSERT_EQ(d->answer_hook({"idweb", 200, "docker"}).verdict, Verdict::kEnforced);
+  fake.clear_lines();
+  // Its namespace is its own endpoint's now: that must not make it a member of itself (which
+  // would drop the endpoint it holds, and its table with it).
+  EXPECT_EQ(d->answer_hook({"idweb", 200, "docker"}), (HookAnswer{Verdict::kEnforced, ""}));
+  d->sources_changed();
+  EXPECT_EQ(d->apply_due(), 0);
+  EXPECT_EQ(fake.text(), "");
+  EXPECT_EQ(endpoint_status(*d, "web")["state"], "enforced");
+}
+
 TEST_F(StartGateTest, TheSourcesLaterViewReappliesNothing) {
   auto d = start();
   ASSERT_EQ(d->answer_hook({"idweb", 200, "docker"}).verdict, Verdict::kEnforced);
