@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <set>
 
 #include "enforcer/log/log.h"
 #include "enforcer/sources/docker/json.h"
@@ -17,7 +18,18 @@ constexpr const char* kCreateFilters =
     "%7B%22type%22%3A%5B%22container%22%5D%2C%22event%22%3A%5B%22create%22%2C%22destroy%22%2C%"
     "22remove%22%5D%7D";
 
+// The attributes Podman writes over a container's labels of the same name.
+const std::set<std::string> kPodmanAttributes = {"containerExitCode", "image", "name", "podId"};
+
 }  // namespace
+
+ListedContainer entry_of_podman_create(const std::string& id, const policy::Labels& attributes) {
+  ListedContainer c{id, "", {}, kPodmanAttributes};
+  for (const auto& [k, v] : attributes)
+    if (kPodmanAttributes.count(k) == 0) c.labels.emplace(k, v);
+  if (auto name = attributes.find("name"); name != attributes.end()) c.name = name->second;
+  return c;
+}
 
 Result<std::map<std::string, ListedContainer>> list_by_id(docker::DockerClient& client,
                                                           const std::vector<std::string>& ids) {
@@ -66,15 +78,18 @@ size_t CreatedWatch::held() const {
 
 void CreatedWatch::run() {
   while (!stopping_.load()) {
+    // Asked at every connection: the engine behind the socket may have been replaced.
+    auto version = list_->get(std::string(docker::kApiPrefix) + "/version");
+    const bool podman = version.ok() && docker::version_is_podman(version->body);
     auto stream = events_->open_stream(
         std::string(docker::kApiPrefix) + "/events?filters=" + kCreateFilters, 2s);
     // An engine that is not up yet: the gate lists by itself meanwhile.
-    if (stream.ok()) follow(**stream);
+    if (stream.ok()) follow(**stream, podman);
     if (!pause(500ms)) return;
   }
 }
 
-void CreatedWatch::follow(docker::BodyStream& stream) {
+void CreatedWatch::follow(docker::BodyStream& stream, bool podman) {
   while (!stopping_.load()) {
     auto line = stream.next_line(docker::DockerClient::Clock::now() + 10min);
     if (!line) {
@@ -83,7 +98,9 @@ void CreatedWatch::follow(docker::BodyStream& stream) {
     }
     auto event = docker::parse_event(*line);
     if (!event || event->type != "container") continue;
-    if (event->action == "create")
+    if (event->action == "create" && podman)
+      hold(entry_of_podman_create(event->actor_id, event->attributes));
+    else if (event->action == "create")
       prefetch(event->actor_id);
     else
       forget(event->actor_id);
@@ -98,8 +115,13 @@ void CreatedWatch::prefetch(const std::string& id) {
   }
   auto it = found->find(id);
   if (it == found->end()) return;  // removed already
+  hold(std::move(it->second));
+}
+
+void CreatedWatch::hold(ListedContainer c) {
   std::lock_guard lock(mu_);
-  if (held_.emplace(id, std::move(it->second)).second) order_.push_back(id);
+  const std::string id = c.id;
+  if (held_.emplace(id, std::move(c)).second) order_.push_back(id);
   while (held_.size() > kMaxHeld) {
     held_.erase(order_.front());
     order_.pop_front();

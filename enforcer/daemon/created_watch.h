@@ -4,9 +4,12 @@
 // list answers in tens to hundreds of milliseconds (docs/docker.md, "Born enforced"); the create
 // event comes before the start, and the list issued then runs while the start proceeds.
 //
-// A thread of its own per engine socket follows `create` and `destroy` events only. What it
-// holds is exactly the list's answer, so a prefetched entry and the gate's own list never
-// disagree; a container not prefetched yet is simply listed by the gate.
+// A thread of its own per engine socket follows `create` and `destroy` events only. From Docker
+// it holds exactly the list's answer, so a prefetched entry and the gate's own list never
+// disagree; a container not prefetched yet is simply listed by the gate. Podman's list waits for
+// a starting container's lock, past the hook's bound, so from Podman it holds the create event's
+// attributes instead: the labels, except those named like Podman's own attributes, which the
+// entry marks hidden (docs/docker.md, "Born enforced").
 #pragma once
 
 #include <atomic>
@@ -26,6 +29,9 @@
 #include "enforcer/sources/docker/client.h"
 
 namespace bulkhead::daemon {
+
+// A Podman create event's entry: its attributes less Podman's own keys, which are hidden.
+ListedContainer entry_of_podman_create(const std::string& id, const policy::Labels& attributes);
 
 // The engine's list for these ids (one `GET /containers/json` with an id filter): the exact
 // entries, by id.
@@ -47,8 +53,9 @@ class CreatedWatch {
 
  private:
   void run();
-  void follow(docker::BodyStream& stream);
+  void follow(docker::BodyStream& stream, bool podman);
   void prefetch(const std::string& id);
+  void hold(ListedContainer c);
   void forget(const std::string& id);
   bool pause(std::chrono::milliseconds d);  // false when stopping
 

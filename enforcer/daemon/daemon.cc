@@ -244,7 +244,7 @@ std::vector<hook::HookAnswer> Daemon::answer_hooks(const std::vector<hook::HookR
     // were simply not listed yet.
     answers.assign(requests.size(), {Verdict::kRefused, "not yet synced with its sources"});
   } else {
-    auto resolved = gate_->resolve(requests, registry_.endpoints());
+    auto resolved = gate_->resolve(requests, registry_.endpoints(), policy_.read_keys());
     for (size_t i = 0; i < requests.size(); ++i) {
       if (auto* a = std::get_if<HookAnswer>(&resolved[i]))
         answers[i] = std::move(*a);

@@ -3,6 +3,7 @@
 #include "enforcer/daemon/diagnostics.h"
 #include "enforcer/log/log.h"
 #include "enforcer/sources/cluster/record.h"
+#include "policy/inspect/membership.h"
 #include "policy/load/load.h"
 
 namespace bulkhead::daemon {
@@ -29,6 +30,7 @@ PolicyState::Attempt PolicyState::load(const std::vector<std::string>& paths) {
 
 void PolicyState::accept(Candidate c) {
   set_ = std::move(c.set);
+  read_keys_ = policy::selector_keys(*set_);
   digest_ = std::move(c.digest);
   error_.clear();
 }

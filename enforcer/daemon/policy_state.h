@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,12 +36,15 @@ class PolicyState {
 
   bool has_set() const { return set_.has_value(); }
   const policy::PolicySet& set() const { return *set_; }
+  // The label keys the set's selectors read (policy::selector_keys), kept with the set.
+  const std::set<std::string>& read_keys() const { return read_keys_; }
   const std::string& digest() const { return digest_; }
   const std::string& error() const { return error_; }  // "" while the paths load
   WallClock::time_point error_since() const { return error_since_; }
 
  private:
   std::optional<policy::PolicySet> set_;
+  std::set<std::string> read_keys_;
   std::string digest_;
   std::string error_;
   WallClock::time_point error_since_{};

@@ -22,6 +22,13 @@ std::string join_ids(const std::vector<std::string>& ids) {
   return out;
 }
 
+std::optional<std::string> first_common(const std::set<std::string>& a,
+                                        const std::set<std::string>& b) {
+  for (const auto& k : a)
+    if (b.count(k) > 0) return k;
+  return std::nullopt;
+}
+
 class EngineLookup final : public ContainerLookup {
  public:
   EngineLookup(std::vector<std::string> sockets, std::chrono::milliseconds timeout) {
@@ -104,7 +111,8 @@ std::unique_ptr<ContainerLookup> make_engine_lookup(std::vector<std::string> soc
 }
 
 std::vector<StartGate::Resolved> StartGate::resolve(const std::vector<hook::HookRequest>& requests,
-                                                    const policy::Endpoints& known) {
+                                                    const policy::Endpoints& known,
+                                                    const std::set<std::string>& read_keys) {
   using hook::HookAnswer;
   using hook::Verdict;
   std::vector<Resolved> out(requests.size());
@@ -137,6 +145,11 @@ std::vector<StartGate::Resolved> StartGate::resolve(const std::vector<hook::Hook
     auto it = listed->find(r.id);
     if (it == listed->end()) {
       out[i] = HookAnswer{Verdict::kRefused, "container " + r.id + " is not in the engine's list"};
+      continue;
+    }
+    if (auto key = first_common(it->second.hidden, read_keys)) {
+      out[i] = HookAnswer{Verdict::kRefused, "the engine's create event hides label " + *key +
+                                                 ", which a selector reads"};
       continue;
     }
     Held h;

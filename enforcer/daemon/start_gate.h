@@ -31,6 +31,10 @@ struct ListedContainer {
   std::string id;
   std::string name;
   policy::Labels labels;
+  // Label keys whose presence this entry cannot tell: Podman's create event, which the gate
+  // reads instead of a list that blocks during the start, overwrites labels named like its own
+  // attributes. A selector that reads one of them cannot be decided from this entry.
+  std::set<std::string> hidden;
 };
 
 // A namespace seen from inside.
@@ -73,9 +77,12 @@ class StartGate {
   // namespace. One list query serves them all. A container whose namespace is already one of
   // `known`'s (it joined it: `--network container:X`, a pod) is a member of that endpoint, as
   // the sources see it: its labels are merged into it and the name is that endpoint's.
+  // `read_keys` are the label keys the policies' selectors read: an entry that hides one of them
+  // is refused (fail closed; the events path enforces it once the engine can be asked).
   using Resolved = std::variant<std::string, hook::HookAnswer>;
   std::vector<Resolved> resolve(const std::vector<hook::HookRequest>& requests,
-                                const policy::Endpoints& known);
+                                const policy::Endpoints& known,
+                                const std::set<std::string>& read_keys);
   // Called on every compile: adds the held endpoints that no source lists yet and merges the
   // held members into their endpoints; forgets those a source lists now (the same name, or the
   // member in its endpoint's members label) and those whose process has gone or whose namespace

@@ -17,6 +17,21 @@ Membership membership(const PolicySet& policies, const Endpoint& ep) {
   return m;
 }
 
+std::set<std::string> selector_keys(const PolicySet& policies) {
+  std::set<std::string> keys = {kNamespaceLabel};
+  auto read = [&](const LabelSelector& s) {
+    for (const auto& r : s.requirements) keys.insert(r.key);
+  };
+  for (const auto& i : policies.isolations) read(i.subject.pods);
+  for (const auto& l : policies.limits) read(l.subject.pods);
+  for (const auto& r : policies.rules) {
+    read(r.subject.pods);
+    for (const auto& p : r.peers)
+      if (const auto* e = std::get_if<EndpointPeer>(&p.what)) read(e->pods);
+  }
+  return keys;
+}
+
 SideIsolation isolations_of(const PolicySet& policies, const Endpoint& ep, Direction dir) {
   SideIsolation side;
   for (const auto& iso : policies.isolations) {

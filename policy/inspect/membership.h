@@ -20,6 +20,11 @@ struct Membership {
 };
 Membership membership(const PolicySet& policies, const Endpoint& ep);
 
+// The endpoint label keys that any selector of the set reads (subjects and endpoint peers), and
+// the label that names an endpoint's Kubernetes namespace: what an endpoint's labels must show
+// exactly for its selection to be decided.
+std::set<std::string> selector_keys(const PolicySet& policies);
+
 // A policy entry that isolates a side.
 struct IsolationRef {
   Origin origin;      // pos: the native group, or the NetworkPolicy document

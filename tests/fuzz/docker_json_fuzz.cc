@@ -1,5 +1,6 @@
-// libFuzzer target: the Engine API's JSON (list, inspect, events, error bodies) must yield a value
-// or an error, never a crash, a hang or an exception, whatever a compromised or buggy engine sends.
+// libFuzzer target: the Engine API's JSON (list, inspect, events, version, error bodies) must yield
+// a value or an error, never a crash, a hang or an exception, whatever a compromised or buggy
+// engine sends.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -23,6 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)info.error().to_string();
   }
   (void)parse_error_message(text);
+  (void)version_is_podman(text);
   // The events endpoint streams one JSON object per line.
   size_t start = 0;
   while (start <= text.size()) {

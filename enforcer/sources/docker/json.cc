@@ -254,7 +254,22 @@ Result<Event> parse_event(std::string_view text) {
     auto it = attributes.find("container");
     e.container_id = it != attributes.end() ? it->second : e.actor_id;
   }
+  e.attributes = std::move(attributes);
   return e;
+}
+
+bool version_is_podman(std::string_view body) {
+  auto parsed = parse(body);
+  if (!parsed || !parsed->is_object()) return false;
+  auto components = parsed->find("Components");
+  if (components == parsed->end() || !components->is_array()) return false;
+  for (const auto& c : *components) {
+    if (!c.is_object()) continue;
+    auto name = c.find("Name");
+    if (name != c.end() && name->is_string() && name->get<std::string>() == "Podman Engine")
+      return true;
+  }
+  return false;
 }
 
 std::string parse_error_message(std::string_view body) {

@@ -46,12 +46,17 @@ struct Event {
   // For network events: the container that was connected or disconnected ("" otherwise).
   std::string container_id;
   int64_t time_nano = 0;  // 0 when absent
+  // Actor.Attributes: the container's labels mixed with the engine's own keys (name, image...).
+  policy::Labels attributes;
 };
 
 // Names in errors are "docker list", "docker inspect" and "docker event".
 Result<std::vector<ContainerRef>> parse_container_list(std::string_view json);
 Result<ContainerInfo> parse_container_inspect(std::string_view json);
 Result<Event> parse_event(std::string_view json);
+// Whether a `GET /version` answer is Podman's (a component named "Podman Engine"); false for
+// Docker's and for anything unreadable.
+bool version_is_podman(std::string_view json);
 // The `message` of an error body ({"message": "..."}), else the body itself, shortened.
 std::string parse_error_message(std::string_view body);
 

@@ -1,6 +1,7 @@
-// The start gate's prefetch against a fake engine on a unix socket: a create event makes the
-// watch list that container, and what it holds is the list's answer (not the event's attributes);
-// a destroy event forgets it. The real engine is in tests/scripts/hook_docker.sh.
+// The start gate's prefetch against a fake engine on a unix socket: from Docker a create event
+// makes the watch list that container, and what it holds is the list's answer (not the event's
+// attributes); from Podman it holds the event's attributes, less Podman's own keys, which it
+// marks hidden; a destroy event forgets it. The real engine is in tests/scripts/hook_docker.sh.
 #include "enforcer/daemon/created_watch.h"
 
 #include <gtest/gtest.h>
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,10 +30,15 @@ using namespace std::chrono_literals;
 const std::string kId = std::string(64, 'a');
 
 std::string event(const std::string& action) {
-  // The attributes carry a label the list does not: the watch must not take labels from here.
+  // The attributes carry a label the list does not: from Docker the watch must not take labels
+  // from here.
   return R"({"Type":"container","Action":")" + action + R"(","Actor":{"ID":")" + kId +
-         R"(","Attributes":{"app":"from-the-event","name":"web"}},"timeNano":1})" + "\n";
+         R"(","Attributes":{"app":"from-the-event","containerExitCode":"0","image":"busybox",)"
+         R"("name":"web","podId":""}},"timeNano":1})" +
+         "\n";
 }
+
+enum class Engine { docker, podman };
 
 std::string chunk(const std::string& data) {
   char size[16];
@@ -40,10 +47,11 @@ std::string chunk(const std::string& data) {
 }
 
 // Serves connections one after another: the events stream gets `events` with a pause between
-// them and is then held open; a list gets one container.
+// them and is then held open; /version says which engine it is; a list gets one container.
 class FakeEngine {
  public:
-  explicit FakeEngine(std::vector<std::string> events) : events_(std::move(events)) {
+  explicit FakeEngine(std::vector<std::string> events, Engine engine = Engine::docker)
+      : events_(std::move(events)), engine_(engine) {
     char tmpl[] = "/tmp/bhcw.XXXXXX";
     dir_ = ::mkdtemp(tmpl);
     path_ = dir_ + "/engine.sock";
@@ -87,7 +95,11 @@ class FakeEngine {
         continue;
       }
       const std::string body =
-          R"([{"Id":")" + kId + R"(","Names":["/web"],"Labels":{"app":"web"}}])";
+          line.find("/version") == std::string::npos
+              ? R"([{"Id":")" + kId + R"(","Names":["/web"],"Labels":{"app":"web"}}])"
+          : engine_ == Engine::podman
+              ? R"({"Components":[{"Name":"Podman Engine","Version":"4.3.1"}]})"
+              : R"({"Components":[{"Name":"Engine","Version":"28.2.2"}]})";
       const std::string resp =
           "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
           "Content-Length: " +
@@ -110,6 +122,7 @@ class FakeEngine {
 
   asio::io_context ioc_;
   std::vector<std::string> events_;
+  Engine engine_;
   std::string dir_;
   std::string path_;
   std::unique_ptr<local::acceptor> acceptor_;
@@ -136,10 +149,24 @@ TEST(CreatedWatch, ACreateEventPrefetchesTheListEntry) {
   auto c = watch.find(kId);
   EXPECT_EQ(c->name, "web");
   EXPECT_EQ(c->labels, (policy::Labels{{"app", "web"}}));  // the list's, not the event's
+  EXPECT_TRUE(c->hidden.empty());
   auto requests = engine.requests();
-  ASSERT_EQ(requests.size(), 2u);
-  EXPECT_NE(requests[0].find("/events?filters="), std::string::npos) << requests[0];
-  EXPECT_EQ(requests[1], "GET " + list_target({kId}) + " HTTP/1.1\r");
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_NE(requests[0].find("/version"), std::string::npos) << requests[0];
+  EXPECT_NE(requests[1].find("/events?filters="), std::string::npos) << requests[1];
+  EXPECT_EQ(requests[2], "GET " + list_target({kId}) + " HTTP/1.1\r");
+}
+
+TEST(CreatedWatch, FromPodmanTheCreateEventsLabelsAreHeldWithoutAList) {
+  FakeEngine engine({event("create")}, Engine::podman);
+  CreatedWatch watch(engine.path(), 1s);
+  ASSERT_TRUE(eventually([&] { return watch.find(kId).has_value(); }));
+  auto c = watch.find(kId);
+  EXPECT_EQ(c->name, "web");
+  EXPECT_EQ(c->labels, (policy::Labels{{"app", "from-the-event"}}));
+  EXPECT_EQ(c->hidden, (std::set<std::string>{"containerExitCode", "image", "name", "podId"}));
+  for (const auto& r : engine.requests())
+    EXPECT_EQ(r.find("/containers/json"), std::string::npos) << r;
 }
 
 TEST(CreatedWatch, ADestroyEventForgetsIt) {

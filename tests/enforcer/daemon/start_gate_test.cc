@@ -205,6 +205,27 @@ TEST_F(StartGateTest, AContainerJoiningAnEndpointsNamespaceIsMergedIntoThatEndpo
   EXPECT_EQ(fake.text(), "");
 }
 
+TEST_F(StartGateTest, AnEntryHidingALabelNoSelectorReadsIsEnforced) {
+  // Podman's create event: `name` and the rest are Podman's own there, not the labels.
+  lookup->containers["idweb"].hidden = {"containerExitCode", "image", "name", "podId"};
+  auto d = start();
+  EXPECT_EQ(d->answer_hook({"idweb", 200, "podman"}), (HookAnswer{Verdict::kEnforced, ""}));
+}
+
+TEST_F(StartGateTest, AnEntryHidingALabelASelectorReadsIsRefused) {
+  // web's selector reads `image` now: an entry that hides it cannot be decided.
+  std::ofstream(dir / "policy.yaml")
+      << "apiVersion: bulkhead/v1\nkind: Policy\nmetadata: {name: lock}\nspec:\n"
+         "  groups: {web: {selector: 'app=web,image!=legacy'}, api: {selector: app=api}}\n"
+         "  allow:\n    - {from: [web], to: [api], ports: [8080/tcp]}\n";
+  lookup->containers["idweb"].hidden = {"containerExitCode", "image", "name", "podId"};
+  auto d = start();
+  EXPECT_EQ(d->answer_hook({"idweb", 200, "podman"}),
+            (HookAnswer{Verdict::kRefused,
+                        "the engine's create event hides label image, which a selector reads"}));
+  EXPECT_EQ(fake.text(), "");
+}
+
 TEST_F(StartGateTest, AHookAskingAgainIsNotAMemberOfItsOwnEndpoint) {
   auto d = start();
   ASSERT_EQ(d->answer_hook({"idweb", 200, "docker"}).verdict, Verdict::kEnforced);

@@ -390,5 +390,24 @@ TEST(PodmanJson, NetworkEventsNameTheContainerAsTheActor) {
   EXPECT_TRUE(removed);
 }
 
+TEST(PodmanJson, TheVersionSaysWhichEngineAnswers) {
+  EXPECT_TRUE(version_is_podman(
+      R"({"Platform":{"Name":"linux/amd64/debian-12"},"Components":[{"Name":"Podman Engine",)"
+      R"("Version":"4.3.1"},{"Name":"Conmon","Version":"conmon version 2.1.6"}]})"));
+  EXPECT_FALSE(version_is_podman(
+      R"({"Platform":{"Name":"Docker Engine - Community"},"Components":[{"Name":"Engine",)"
+      R"("Version":"28.2.2"},{"Name":"containerd"}]})"));
+  for (const char* bad : {"", "[]", "{\"Components\":{}}", "{\"Components\":[1,{\"Name\":2}]}"})
+    EXPECT_FALSE(version_is_podman(bad)) << bad;
+}
+
+TEST(PodmanJson, ACreateEventKeepsItsAttributes) {
+  auto e = parse_event(
+      R"({"Type":"container","Action":"create","Actor":{"ID":"c6","Attributes":{"app":"x",)"
+      R"("name":"evy","podId":""}},"timeNano":1})");
+  ASSERT_TRUE(e.ok()) << e.error().to_string();
+  EXPECT_EQ(e->attributes, (policy::Labels{{"app", "x"}, {"name", "evy"}, {"podId", ""}}));
+}
+
 }  // namespace
 }  // namespace bulkhead::daemon::docker
