@@ -44,7 +44,7 @@ Result<std::map<std::string, ListedContainer>> list_by_id(docker::DockerClient& 
   // The engine's id filter also matches prefixes: take the exact ones.
   for (auto& c : *list)
     if (std::find(ids.begin(), ids.end(), c.id) != ids.end())
-      found[c.id] = {c.id, std::move(c.name), std::move(c.labels)};
+      found[c.id] = {c.id, std::move(c.name), std::move(c.labels), {}};
   return found;
 }
 
@@ -71,6 +71,16 @@ std::optional<ListedContainer> CreatedWatch::find(const std::string& id) const {
   return it->second;
 }
 
+std::optional<ListedContainer> CreatedWatch::find(
+    const std::string& id, std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock lock(mu_);
+  auto it = held_.find(id);
+  if (it == held_.end() && podman_.load())
+    held_cv_.wait_until(lock, deadline, [&] { return (it = held_.find(id)) != held_.end(); });
+  if (it == held_.end()) return std::nullopt;
+  return it->second;
+}
+
 size_t CreatedWatch::held() const {
   std::lock_guard lock(mu_);
   return held_.size();
@@ -81,10 +91,14 @@ void CreatedWatch::run() {
     // Asked at every connection: the engine behind the socket may have been replaced.
     auto version = list_->get(std::string(docker::kApiPrefix) + "/version");
     const bool podman = version.ok() && docker::version_is_podman(version->body);
+    podman_.store(podman);
     auto stream = events_->open_stream(
         std::string(docker::kApiPrefix) + "/events?filters=" + kCreateFilters, 2s);
     // An engine that is not up yet: the gate lists by itself meanwhile.
-    if (stream.ok()) follow(**stream, podman);
+    if (stream.ok()) {
+      log::debug("start gate: following create events", {{"engine", podman ? "podman" : "docker"}});
+      follow(**stream, podman);
+    }
     if (!pause(500ms)) return;
   }
 }
@@ -98,6 +112,7 @@ void CreatedWatch::follow(docker::BodyStream& stream, bool podman) {
     }
     auto event = docker::parse_event(*line);
     if (!event || event->type != "container") continue;
+    log::debug("start gate: engine event", {{"id", event->actor_id}, {"action", event->action}});
     if (event->action == "create" && podman)
       hold(entry_of_podman_create(event->actor_id, event->attributes));
     else if (event->action == "create")
@@ -119,13 +134,16 @@ void CreatedWatch::prefetch(const std::string& id) {
 }
 
 void CreatedWatch::hold(ListedContainer c) {
-  std::lock_guard lock(mu_);
-  const std::string id = c.id;
-  if (held_.emplace(id, std::move(c)).second) order_.push_back(id);
-  while (held_.size() > kMaxHeld) {
-    held_.erase(order_.front());
-    order_.pop_front();
+  {
+    std::lock_guard lock(mu_);
+    const std::string id = c.id;
+    if (held_.emplace(id, std::move(c)).second) order_.push_back(id);
+    while (held_.size() > kMaxHeld) {
+      held_.erase(order_.front());
+      order_.pop_front();
+    }
   }
+  held_cv_.notify_all();
 }
 
 void CreatedWatch::forget(const std::string& id) {

@@ -47,8 +47,12 @@ class CreatedWatch {
   CreatedWatch(const CreatedWatch&) = delete;
   CreatedWatch& operator=(const CreatedWatch&) = delete;
 
-  // The prefetched entry of a container, if the create event and its list came already.
+  // The prefetched entry of a container, if the create event and its list came already. From
+  // Podman, whose create events reach the stream 50-250 ms after the create (measured; the
+  // start is under way by then), it waits for the event until `deadline`.
   std::optional<ListedContainer> find(const std::string& id) const;
+  std::optional<ListedContainer> find(const std::string& id,
+                                      std::chrono::steady_clock::time_point deadline) const;
   size_t held() const;
 
  private:
@@ -64,7 +68,9 @@ class CreatedWatch {
   std::atomic<bool> stopping_{false};
   std::mutex wait_mu_;
   std::condition_variable wait_cv_;
+  std::atomic<bool> podman_{false};  // the engine behind the socket, as its /version says
   mutable std::mutex mu_;
+  mutable std::condition_variable held_cv_;      // a create event's entry was held
   std::map<std::string, ListedContainer> held_;  // by id
   std::deque<std::string> order_;                // ids in the order prefetched, for the bound
   std::thread thread_;

@@ -31,7 +31,8 @@ std::optional<std::string> first_common(const std::set<std::string>& a,
 
 class EngineLookup final : public ContainerLookup {
  public:
-  EngineLookup(std::vector<std::string> sockets, std::chrono::milliseconds timeout) {
+  EngineLookup(std::vector<std::string> sockets, std::chrono::milliseconds timeout)
+      : event_wait_(timeout) {
     for (auto& s : sockets) {
       clients_.push_back(std::make_unique<docker::DockerClient>(s, timeout));
       created_.push_back(std::make_unique<CreatedWatch>(s, timeout));
@@ -42,8 +43,11 @@ class EngineLookup final : public ContainerLookup {
       const std::vector<std::string>& ids) override {
     std::map<std::string, ListedContainer> found;
     std::vector<std::string> missing;
+    // Podman's late create events get the list's bound, then the list its own: together the
+    // daemon's hook deadline, within the hook's own timeout.
+    const auto deadline = std::chrono::steady_clock::now() + event_wait_;
     for (const auto& id : ids) {
-      if (auto c = prefetched(id))
+      if (auto c = prefetched(id, deadline))
         found[id] = std::move(*c);
       else
         missing.push_back(id);
@@ -84,12 +88,16 @@ class EngineLookup final : public ContainerLookup {
   }
 
  private:
-  std::optional<ListedContainer> prefetched(const std::string& id) const {
+  std::optional<ListedContainer> prefetched(const std::string& id,
+                                            std::chrono::steady_clock::time_point deadline) const {
     for (const auto& w : created_)
       if (auto c = w->find(id)) return c;
+    for (const auto& w : created_)
+      if (auto c = w->find(id, deadline)) return c;
     return std::nullopt;
   }
 
+  std::chrono::milliseconds event_wait_;
   std::vector<std::unique_ptr<docker::DockerClient>> clients_;
   std::vector<std::unique_ptr<CreatedWatch>> created_;
 };

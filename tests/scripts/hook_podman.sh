@@ -63,7 +63,7 @@ expect_verdicts hp-control-1 "LOOPBACK_OK PEER_CONNECTED "
 
 step "hook installed, bulkheadd absent: born quarantined"
 "$build/bulkhead-hook" config podman --install "$dir/hooks" --hook "$build/bulkhead-hook" \
-  --hook-arg=--socket="$dir/hook.sock" --hook-arg=--timeout=1500 >/dev/null
+  --hook-arg=--socket="$dir/hook.sock" >/dev/null
 jq -e '.stages == ["createRuntime"] and .when.always == true' "$dir/hooks/bulkhead.json" >/dev/null ||
   fail "unexpected hook file: $(cat "$dir/hooks/bulkhead.json")"
 start_probe hp-deny-1 app=sandbox
@@ -74,7 +74,7 @@ is_quarantined hp-deny-1 || fail "hp-deny-1 has no quarantine table"
 
 step "bulkheadd started: real table for the deny container, the unselected one released"
 "$build/bulkheadd" --policy "$dir/policy.yaml" --source "docker:$dir/podman.sock" \
-  --status-socket "$dir/status.sock" --hook-socket "$dir/hook.sock" --log-format json >>"$log" 2>&1 &
+  --status-socket "$dir/status.sock" --hook-socket "$dir/hook.sock" --log-format json --log-level debug >>"$log" 2>&1 &
 daemon_pid=$!
 wait_for 15 has_real_table hp-deny-1 || die "hp-deny-1 did not get its real table: $(table_text hp-deny-1)"
 wait_for 15 has_no_table hp-free-1 || die "hp-free-1 still has a table: $(table_text hp-free-1)"
@@ -104,4 +104,26 @@ tcp_probe "$(pid_of hp-deny-2)" "$peer" 80 || rc=$?
   die "bulkhead status"
 jq -e '.endpoints[] | select(.name == "hp-deny-2") | .enforced_at == "start" and .started_quarantined == false' \
   "$dir/status.json" >/dev/null || die "hp-deny-2's start not reported: $(jq -c '.endpoints' "$dir/status.json")"
+
+burst=${BULKHEAD_HOOK_BURST:-20}
+step "bulkheadd running: a burst of $burst deny containers at once, born enforced"
+run_one() {  # NAME
+  docker -H "unix://$dir/podman.sock" run -d --name "$1" --network "$net" --label app=sandbox \
+    "$image" sh -c "$first_act" >/dev/null 2>&1 || echo "run $1 failed" >&2
+}
+export -f run_one
+export dir net image first_act
+seq -f 'hp-live-%03g' 1 "$burst" | xargs -P 10 -L 1 bash -c 'run_one "$@"' _
+for ((i = 1; i <= burst; i++)); do
+  c=$(printf 'hp-live-%03d' "$i")
+  wait_for 10 has_verdicts "$c" || die "$c printed no verdict: $(pd logs "$c" 2>&1 | tail -3)"
+  [ "$(verdicts "$c")" = "LOOPBACK_OK PEER_BLOCKED " ] || die "$c at its first act: got '$(verdicts "$c")'"
+done
+"$build/bulkhead" status --status-socket "$dir/status.sock" --json >"$dir/status.json" ||
+  die "bulkhead status"
+at_start=$(jq '[.endpoints[] | select((.name | startswith("hp-live-")) and .enforced_at == "start"
+  and .started_quarantined == false)] | length' "$dir/status.json")
+[ "$at_start" = "$burst" ] || die "$at_start of $burst burst endpoints enforced at start: $(jq -c \
+  '[.endpoints[] | select(.name | startswith("hp-live-")) | {name, enforced_at, started_quarantined}]' \
+  "$dir/status.json")"
 echo "PASS"

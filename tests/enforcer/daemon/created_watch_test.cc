@@ -169,6 +169,25 @@ TEST(CreatedWatch, FromPodmanTheCreateEventsLabelsAreHeldWithoutAList) {
     EXPECT_EQ(r.find("/containers/json"), std::string::npos) << r;
 }
 
+TEST(CreatedWatch, FromPodmanAFindWaitsForALateCreateEvent) {
+  // The fake sends its event 300 ms after the stream opens, as Podman's come late.
+  FakeEngine engine({event("create")}, Engine::podman);
+  CreatedWatch watch(engine.path(), 1s);
+  std::this_thread::sleep_for(150ms);  // it learns which engine this is as it connects
+  auto c = watch.find(kId, std::chrono::steady_clock::now() + 3s);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->labels, (policy::Labels{{"app", "from-the-event"}}));
+}
+
+TEST(CreatedWatch, FromDockerAFindDoesNotWaitTheGateListsInstead) {
+  FakeEngine engine({event("create")});
+  CreatedWatch watch(engine.path(), 1s);
+  std::this_thread::sleep_for(150ms);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(watch.find(kId, t0 + 3s).has_value());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 100ms);  // a wait would have found it
+}
+
 TEST(CreatedWatch, ADestroyEventForgetsIt) {
   FakeEngine engine({event("create"), event("destroy")});
   CreatedWatch watch(engine.path(), 1s);
