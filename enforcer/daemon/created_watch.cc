@@ -65,7 +65,7 @@ CreatedWatch::~CreatedWatch() {
 }
 
 std::optional<ListedContainer> CreatedWatch::find(const std::string& id) const {
-  return find(id, std::chrono::steady_clock::time_point::min());  // a deadline past: no wait
+  return find(id, std::chrono::steady_clock::now());  // a deadline reached: no wait
 }
 
 std::optional<ListedContainer> CreatedWatch::find(
