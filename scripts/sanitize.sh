@@ -43,7 +43,7 @@ export ASAN_OPTIONS=detect_leaks=1:check_initialization_order=1:strict_init_orde
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/sanitizer/lsan.supp:print_suppressions=0
 # script.hook_docker's burst is there for the engine's concurrency, not the hook's code (each hook
-# runs alone in its process): 10 containers sanitized instead of 30 keep CI's hour.
+# runs alone in its process): 10 containers sanitized instead of 100 keep CI's hour.
 export BULKHEAD_HOOK_BURST=10
 NOT_SANITIZED='^(script\.(soak|flow_log|docker_tamper|docker_e2e|hook_podman)|(Docker|Podman)EngineTest\..*)$'
 ctest --test-dir "$dir" --output-on-failure -E "$NOT_SANITIZED" "$@"

@@ -105,7 +105,7 @@ tcp_probe "$(pid_of hp-deny-2)" "$peer" 80 || rc=$?
 jq -e '.endpoints[] | select(.name == "hp-deny-2") | .enforced_at == "start" and .started_quarantined == false' \
   "$dir/status.json" >/dev/null || die "hp-deny-2's start not reported: $(jq -c '.endpoints' "$dir/status.json")"
 
-burst=${BULKHEAD_HOOK_BURST:-20}
+burst=${BULKHEAD_HOOK_BURST:-100}
 step "bulkheadd running: a burst of $burst deny containers at once, born enforced"
 run_one() {  # NAME
   docker -H "unix://$dir/podman.sock" run -d --name "$1" --network "$net" --label app=sandbox \
