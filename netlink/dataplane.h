@@ -9,6 +9,8 @@
 
 #include "common/result.h"
 #include "netlink/nft/apply.h"
+#include "netlink/tc/host_ports.h"
+#include "policy/plan/host.h"
 #include "policy/plan/plan.h"
 
 namespace bulkhead::netlink {
@@ -45,6 +47,17 @@ class Dataplane {
   virtual Result<Observed> observe(const std::string& netns_path) = 0;
   // Drops cached handles and sockets of a namespace (its endpoint went away).
   virtual void forget(const std::string& netns_path) = 0;
+  // The host layer (policy/plan/host.h): both of its tables in the namespace at `host_netns`, in
+  // one transaction. The only call that writes to the host's namespace, and only bulkhead-host
+  // tables, whose rules name bulkhead's endpoints alone.
+  virtual Status apply_host(const std::string& host_netns, const policy::HostPlan& plan) = 0;
+  // The bridge ports in `host_netns` that are the host ends of the veths in `netns`.
+  virtual Result<HostPortScan> host_ports(const std::string& netns,
+                                          const std::string& host_netns) = 0;
+  // Whether bridged traffic in `host_netns` passes the IP hooks (br_netfilter on), where the
+  // host layer's policy table sits.
+  virtual Result<bool> host_sees_bridged_traffic(const std::string& host_netns) = 0;
+
   // The namespace sessions the calls above use, for the daemon's other users of a namespace (the
   // tamper watch, the flow log); nullptr when there are none (a fake).
   virtual Sessions* sessions() { return nullptr; }

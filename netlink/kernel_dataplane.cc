@@ -2,8 +2,10 @@
 
 #include <cerrno>
 #include <mutex>
+#include <optional>
 
 #include "netlink/dataplane.h"
+#include "netlink/nft/host_apply.h"
 #include "netlink/nft/mnl_socket.h"
 #include "netlink/nft/read.h"
 #include "netlink/ns/netns.h"
@@ -45,6 +47,32 @@ class KernelDataplane final : public Dataplane {
   void forget(const std::string& path) override {
     std::lock_guard lock(mu_);
     sessions_->forget(path);
+  }
+
+  Status apply_host(const std::string& host_netns, const policy::HostPlan& plan) override {
+    std::lock_guard lock(mu_);
+    auto sock = host_socket(host_netns);
+    if (!sock.ok()) return sock.error();
+    Status st = replace_host_tables(**sock, plan);
+    if (!st.ok()) host_->nft.reset();  // it may hold late replies
+    return st;
+  }
+
+  Result<HostPortScan> host_ports(const std::string& netns,
+                                  const std::string& host_netns) override {
+    std::lock_guard lock(mu_);
+    auto session = sessions_->open(netns);
+    if (!session.ok()) return session.error();
+    auto host = host_handle(host_netns);
+    if (!host.ok()) return host.error();
+    return scan_host_ports((*session)->ns(), **host);
+  }
+
+  Result<bool> host_sees_bridged_traffic(const std::string& host_netns) override {
+    std::lock_guard lock(mu_);
+    auto host = host_handle(host_netns);
+    if (!host.ok()) return host.error();
+    return bridged_traffic_reaches_ip_hooks(**host);
   }
 
  private:
@@ -126,8 +154,37 @@ class KernelDataplane final : public Dataplane {
     return Sockets{*s, *nft, *route};
   }
 
+  // The host namespace, opened apart from the endpoint sessions (which refuse the host's own
+  // namespace): only the host layer goes there. Reopened when the path names another namespace.
+  struct HostSession {
+    std::string path;
+    NetnsHandle ns;
+    std::optional<MnlSocket> nft;
+  };
+  Result<const NetnsHandle*> host_handle(const std::string& path) {
+    auto inode = netns_inode(path);
+    if (!inode.ok()) return inode.error();
+    if (!host_ || host_->path != path || host_->ns.inode() != *inode) {
+      auto ns = NetnsHandle::open(path);
+      if (!ns.ok()) return ns.error();
+      host_ = HostSession{path, std::move(*ns), std::nullopt};
+    }
+    return &host_->ns;
+  }
+  Result<MnlSocket*> host_socket(const std::string& path) {
+    auto ns = host_handle(path);
+    if (!ns.ok()) return ns.error();
+    if (!host_->nft) {
+      auto sock = MnlSocket::open_in(**ns, NETLINK_NETFILTER);
+      if (!sock.ok()) return sock.error();
+      host_->nft.emplace(std::move(*sock));
+    }
+    return &*host_->nft;
+  }
+
   std::mutex mu_;
   std::shared_ptr<Sessions> sessions_;
+  std::optional<HostSession> host_;
 };
 
 }  // namespace

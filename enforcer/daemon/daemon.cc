@@ -75,7 +75,9 @@ Daemon::Daemon(const Options& opts, netlink::Dataplane& dataplane, SourceFactory
       factory_(sources),
       reconciler_(dataplane, time),
       sessions_(dataplane.sessions()),
-      publication_(time) {}
+      publication_(time) {
+  if (opts.host_layer) host_layer_ = std::make_unique<HostLayer>(dataplane, opts.host_netns);
+}
 
 Daemon::~Daemon() = default;
 
@@ -217,7 +219,7 @@ void Daemon::pump_hook(int timeout_ms) {
     hook_->answer_queued();
     hook_->expire();
   }
-  if (reconciler_.has_due_work()) apply_due();
+  if (has_due_work()) apply_due();
 }
 
 void Daemon::hook_counted(const std::string& result, const std::string& why) {
@@ -355,6 +357,7 @@ int Daemon::apply_due() {
       log::error("endpoint apply failed", f);
     }
   }
+  apply_host_layer();
   publication_.round_done(applied_any);
   notify_ready_once_synced();
   publication_.endpoints(reconciler_, registry_.unenforceable().size());
@@ -362,6 +365,25 @@ int Daemon::apply_due() {
   // the resident size reflects what the daemon keeps, not its peak.
   ::malloc_trim(0);
   return failed;
+}
+
+bool Daemon::has_due_work() const {
+  return reconciler_.has_due_work() || (host_layer_ && host_layer_->dirty());
+}
+
+void Daemon::apply_host_layer() {
+  if (!host_layer_ || !host_layer_->dirty()) return;
+  const auto t0 = time_.now();
+  Status st = host_layer_->apply(reconciler_.endpoints(), registry_.endpoints());
+  const double ms = std::chrono::duration<double, std::milli>(time_.now() - t0).count();
+  log::Fields f{{"netns", host_layer_->host_netns()}, {"ms", fmt::format("{:.2f}", ms)}};
+  if (st.ok()) {
+    log::debug("host layer applied", f);
+    return;
+  }
+  f.emplace_back("error", st.error().to_string());
+  publication_.remember_error("host layer: " + st.error().to_string());
+  log::error("host layer apply failed; its previous tables are kept", f);
 }
 
 void Daemon::notify_ready_once_synced() {
@@ -397,6 +419,7 @@ std::string Daemon::status_document() {
       .errors = publication_.errors(),
       .gate = gate_.get(),
       .hook_results = hook_ ? &hook_results_ : nullptr,
+      .host_layer = host_layer_.get(),
   });
 }
 
@@ -464,6 +487,7 @@ bool Daemon::compile_desired(std::optional<PolicyState::Candidate> candidate) {
   registry_.set_plan_refused("");
   registry_.commit(merged->all, std::move(gathered->unenforceable));
   reconciler_.set_desired(std::move(*plan));
+  if (host_layer_) host_layer_->mark_dirty();
   synced_ = true;
   if (gate_) {
     std::set<std::string> names;
@@ -575,7 +599,7 @@ int Daemon::loop(StatusSocket& status, FileWatch& files) {
       while (next_resync_ <= time_.now()) next_resync_ += resync_interval();
       resync();
     }
-    if (reconciler_.has_due_work()) apply_due();
+    if (has_due_work()) apply_due();
     notify_ready_once_synced();  // a first sync with nothing to apply
     if (w.status) {
       const auto t0 = time_.now();

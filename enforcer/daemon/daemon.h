@@ -18,6 +18,7 @@
 #include "enforcer/daemon/options.h"
 #include "enforcer/daemon/policy_state.h"
 #include "enforcer/daemon/publication.h"
+#include "enforcer/daemon/host_layer.h"
 #include "enforcer/daemon/reconciler.h"
 #include "enforcer/daemon/registry.h"
 #include "enforcer/daemon/source_set.h"
@@ -92,6 +93,8 @@ class Daemon {
   void policy_not_loaded(const std::string& problem);
   void note_source_change();
   void notify_ready_once_synced();
+  bool has_due_work() const;  // an endpoint due, or the host layer dirty
+  void apply_host_layer();
   FlowLog::Context flow_context();
   int loop(StatusSocket& status, FileWatch& files);
   int poll_timeout_ms() const;
@@ -110,6 +113,7 @@ class Daemon {
   Clock::time_point next_resync_{};
   std::unique_ptr<ContainerLookup> lookup_;
   std::unique_ptr<StartGate> gate_;
+  std::unique_ptr<HostLayer> host_layer_;  // --layers netns,host
   std::unique_ptr<HookSocket> hook_;
   std::map<std::string, uint64_t> hook_results_;
   bool synced_ = false;  // a plan over every source's full list reached the reconciler

@@ -76,6 +76,7 @@ std::optional<Options> parse_options(int argc, char** argv, bool* help) {
   Options o;
   std::vector<std::string> sources;
   std::string cluster;
+  std::string layers = "netns";
   po::options_description desc(
       "usage: bulkheadd --policy PATH [--policy PATH ...] --source docker[:SOCKET] | "
       "--source inventory:FILE [options]");
@@ -109,7 +110,12 @@ std::optional<Options> parse_options(int argc, char** argv, bool* help) {
       "cluster-cacert", po::value(&o.cluster.cacert),
       "https: CA certificate (PEM) that signed etcd's (default: the system's trust store)")(
       "cluster-cert", po::value(&o.cluster.cert), "https: client certificate (PEM)")(
-      "cluster-key", po::value(&o.cluster.key), "https: the client certificate's key (PEM)");
+      "cluster-key", po::value(&o.cluster.key), "https: the client certificate's key (PEM)")(
+      "layers", po::value(&layers)->default_value(layers),
+      "netns, or netns,host: also enforce on the host side of each endpoint's veth "
+      "(docs/host-layer.md)")(
+      "host-netns", po::value(&o.host_netns)->default_value(o.host_netns),
+      "the namespace holding the host ends of the endpoints' veths (for --layers netns,host)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -137,6 +143,12 @@ std::optional<Options> parse_options(int argc, char** argv, bool* help) {
     }
   }
   if (!parse_cluster(cluster, vm, o.cluster)) return std::nullopt;
+  if (layers == "netns,host" || layers == "host,netns") {
+    o.host_layer = true;
+  } else if (layers != "netns") {
+    std::cerr << "bulkheadd: --layers must be netns or netns,host, not '" << layers << "'\n";
+    return std::nullopt;
+  }
   if (o.hook_socket == "none") o.hook_socket.clear();
   if (o.hook_deadline_ms < 100 || o.hook_deadline_ms > 60000) {
     std::cerr << "bulkheadd: --hook-deadline must be 100..60000 milliseconds\n";

@@ -40,6 +40,10 @@ struct Options {
   std::string hook_socket = "/run/bulkhead/hook.sock";
   int hook_deadline_ms = 2000;  // the hook's answer comes within this
   ClusterOptions cluster;
+  // --layers netns[,host]: the host layer (docs/host-layer.md) is off unless asked for.
+  bool host_layer = false;
+  // The namespace holding the host ends of the endpoints' veths: the daemon's own by default.
+  std::string host_netns = "/proc/self/ns/net";
 };
 
 // Returns nullopt after printing the problem and the usage to stderr (or the usage to stdout for

@@ -89,6 +89,19 @@ void add_counters(Json& e, const EndpointState& st) {
   e["counters_at"] = iso_time(*st.counters.at, true);
 }
 
+// Which layers enforce the endpoint: its own namespace always; the host side when the host layer
+// is on and found a bridge port of the endpoint's (docs/host-layer.md).
+Json layers_json(const std::string& name, const StatusView& v) {
+  Json host = {{"enabled", v.host_layer != nullptr}};
+  if (v.host_layer) {
+    auto it = v.host_layer->coverage().find(name);
+    const bool known = it != v.host_layer->coverage().end();
+    host["enforced"] = known && it->second.enforced;
+    host["detail"] = known ? it->second.detail : "not applied yet";
+  }
+  return {{"netns", {{"enforced", true}}}, {"host", host}};
+}
+
 Json endpoint_json(const std::string& name, const EndpointState& st, const StatusView& v) {
   Json e;
   e["name"] = name;
@@ -123,6 +136,7 @@ Json endpoint_json(const std::string& name, const EndpointState& st, const Statu
   // answered "enforced"), or came after it started (events, the list, a resync).
   e["enforced_at"] = v.gate && v.gate->was_enforced_at_start(name) ? "start" : "after";
   e["started_quarantined"] = st.started_quarantined;
+  e["layers"] = layers_json(name, v);
   e["error"] = st.last_error;
   e["last_apply"] = iso_time(st.last_apply);
   e["apply_ms"] = round_ms(st.last_apply_ms);

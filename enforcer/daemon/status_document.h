@@ -14,6 +14,7 @@
 #include "enforcer/daemon/flow_log.h"
 #include "enforcer/daemon/options.h"
 #include "enforcer/daemon/policy_state.h"
+#include "enforcer/daemon/host_layer.h"
 #include "enforcer/daemon/reconciler.h"
 #include "enforcer/daemon/registry.h"
 #include "enforcer/daemon/source_set.h"
@@ -38,6 +39,7 @@ struct StatusView {
   // The hook socket's results so far, by result (enforced, unselected, refused, malformed,
   // denied_peer); null without a hook socket.
   const std::map<std::string, uint64_t>* hook_results = nullptr;
+  const HostLayer* host_layer = nullptr;  // with --layers netns,host
 };
 
 // Pretty-printed JSON ending with a newline.

@@ -79,9 +79,12 @@ Status commit_nft_delta(MnlSocket& sock, const NftDelta& delta,
       if (!desired) return make_error("nft replace", "no desired table", EINVAL);
       return replace_table(sock, kernel_form(*desired));
     case NftChange::elements: {
+      if (!desired) return make_error("nft elements", "no desired table", EINVAL);
       NftBatch batch(sock);
       for (const auto& e : delta.elements) {
-        if (auto st = append_element_changes(batch, e.set, e.remove, e.add); !st.ok()) return st;
+        if (auto st = append_element_changes(batch, key_of(*desired), e.set, e.remove, e.add);
+            !st.ok())
+          return st;
       }
       return batch.commit();
     }
@@ -103,9 +106,9 @@ Status replace_table(MnlSocket& sock, const policy::NftTable& table) {
   return batch.commit();
 }
 
-Status delete_table(MnlSocket& sock) {
+Status delete_table(MnlSocket& sock, const TableKey& key) {
   NftBatch batch(sock);
-  append_delete_table(batch);
+  append_delete_table(batch, key);
   return batch.commit();
 }
 

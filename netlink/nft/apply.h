@@ -7,6 +7,7 @@
 
 #include "common/result.h"
 #include "netlink/nft/mnl_socket.h"
+#include "netlink/nft/table_build.h"
 #include "policy/plan/plan.h"
 
 namespace bulkhead::netlink {
@@ -45,6 +46,6 @@ Result<NftChange> apply_table(MnlSocket& sock, const std::optional<policy::NftTa
 
 // Unconditional atomic replace / removal (absent table is fine).
 Status replace_table(MnlSocket& sock, const policy::NftTable& table);
-Status delete_table(MnlSocket& sock);
+Status delete_table(MnlSocket& sock, const TableKey& key = {});
 
 }  // namespace bulkhead::netlink

@@ -1,14 +1,18 @@
 #include "netlink/nft/rule_build.h"
 
 #include <arpa/inet.h>
+#include <linux/if_ether.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <net/if.h>
 #include <netinet/in.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
+
+#include "netlink/nft/table_build.h"
 
 namespace bulkhead::netlink {
 namespace {
@@ -81,10 +85,11 @@ class RuleBuilder {
     nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix.c_str());
     nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, group);
   }
-  void verdict(int v) {
+  void verdict(int v, const std::string& chain = {}) {
     auto* e = add("immediate");
     nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
     nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, static_cast<uint32_t>(v));
+    if (!chain.empty()) nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain.c_str());
   }
 
  private:
@@ -120,11 +125,32 @@ uint8_t nfproto(int family) { return family == 6 ? NFPROTO_IPV6 : NFPROTO_IPV4; 
 // ends the rule (NFT_CONTINUE: none). The counter, the verdict and the comment are common.
 struct Context {
   const policy::NftRule& rule;
-  bool input;  // chain on hook input: match the source address and iif
+  bool input;   // an ingress-side chain: match the source address and iif
+  bool bridge;  // a bridge table: the family is the frame's ethertype, not nfproto
   const SetFamilies& sets;
   const std::string& label;  // for errors: "add rule inet bulkhead ingress #5"
   RuleBuilder& b;
 };
+
+// meta nfproto ipv4|ipv6, or in a bridge table meta protocol ip|ip6 (nfproto is always bridge
+// there).
+void match_family(const Context& c, int family) {
+  if (c.bridge) {
+    c.b.meta(NFT_META_PROTOCOL);
+    c.b.cmp_be16(NFT_CMP_EQ, family == 6 ? ETH_P_IPV6 : ETH_P_IP);
+  } else {
+    c.b.meta(NFT_META_NFPROTO);
+    c.b.cmp_u8(NFT_CMP_EQ, nfproto(family));
+  }
+}
+
+// ip saddr|daddr @set (ip6 the same), the address side given.
+void match_set(const Context& c, int family, bool source, const std::string& set) {
+  // ip saddr 12 / daddr 16; ip6 saddr 8 / daddr 24
+  const uint32_t offset = family == 4 ? (source ? 12 : 16) : (source ? 8 : 24);
+  c.b.payload(NFT_PAYLOAD_NETWORK_HEADER, offset, family == 4 ? 4 : 16);
+  c.b.lookup(set);
+}
 
 // ct state established,related accept
 Result<int> build_ct_established_accept(const Context& c) {
@@ -220,17 +246,45 @@ Result<int> build_allow(const Context& c) {
   // ICMP already implies its family; nft writes no nfproto match for it then.
   const bool implied = rule.peer_set.empty() && ((*family == 4 && rule.proto == L4::icmp) ||
                                                  (*family == 6 && rule.proto == L4::icmpv6));
-  if (*family != 0 && !implied) {
-    c.b.meta(NFT_META_NFPROTO);
-    c.b.cmp_u8(NFT_CMP_EQ, nfproto(*family));
-  }
-  if (!rule.peer_set.empty()) {
-    // ip saddr 12 / daddr 16; ip6 saddr 8 / daddr 24
-    const uint32_t offset = *family == 4 ? (c.input ? 12 : 16) : (c.input ? 8 : 24);
-    c.b.payload(NFT_PAYLOAD_NETWORK_HEADER, offset, *family == 4 ? 4 : 16);
-    c.b.lookup(rule.peer_set);
-  }
+  if (*family != 0 && !implied) match_family(c, *family);
+  if (!rule.peer_set.empty()) match_set(c, *family, c.input, rule.peer_set);
   if (Status st = allow_l4(c); !st.ok()) return st.error();
+  return NF_ACCEPT;
+}
+
+// [family] ip saddr @set jump target (jump_from) / ip daddr @set jump target (jump_to)
+Result<int> build_jump_by_address(const Context& c) {
+  const policy::NftRule& rule = c.rule;
+  if (rule.target.empty() || rule.peer_set.empty())
+    return make_error(c.label, "a jump needs a set and a chain", EINVAL);
+  auto family = allow_family(c);
+  if (!family.ok()) return family.error();
+  match_family(c, *family);
+  match_set(c, *family, rule.kind == RuleKind::jump_from, rule.peer_set);
+  return NFT_JUMP;
+}
+
+// iifname "name" jump target
+Result<int> build_jump_iif(const Context& c) {
+  const policy::NftRule& rule = c.rule;
+  if (rule.target.empty() || rule.ifname.empty() || rule.ifname.size() >= IFNAMSIZ)
+    return make_error(c.label, "a jump needs an interface name and a chain", EINVAL);
+  char name[IFNAMSIZ] = {};
+  rule.ifname.copy(name, IFNAMSIZ - 1);
+  c.b.meta(NFT_META_IIFNAME);
+  // nft compares the whole padded name (IFNAMSIZ bytes) for an exact match.
+  c.b.cmp(NFT_CMP_EQ, name, IFNAMSIZ);
+  return NFT_JUMP;
+}
+
+// meta protocol arp arp saddr ip @set accept (the sender protocol address, offset 14 of an
+// Ethernet/IPv4 ARP header)
+Result<int> build_arp_sender_allow(const Context& c) {
+  if (!c.bridge) return make_error(c.label, "an ARP match needs a bridge table", EINVAL);
+  c.b.meta(NFT_META_PROTOCOL);
+  c.b.cmp_be16(NFT_CMP_EQ, ETH_P_ARP);
+  c.b.payload(NFT_PAYLOAD_NETWORK_HEADER, 14, 4);
+  c.b.lookup(c.rule.peer_set);
   return NF_ACCEPT;
 }
 
@@ -247,6 +301,10 @@ constexpr std::pair<RuleKind, Builder> kBuilders[] = {
     {RuleKind::final_drop, build_final_drop},
     {RuleKind::log, build_log},
     {RuleKind::final_accept, build_final_accept},
+    {RuleKind::jump_from, build_jump_by_address},
+    {RuleKind::jump_to, build_jump_by_address},
+    {RuleKind::jump_iif, build_jump_iif},
+    {RuleKind::arp_sender_allow, build_arp_sender_allow},
 };
 
 Result<int> build_kind(const Context& c) {
@@ -269,19 +327,24 @@ Status set_comment(nftnl_rule* r, const std::string& comment, const std::string&
 
 }  // namespace
 
-Result<RulePtr> build_rule(const policy::NftChain& chain, size_t index, const SetFamilies& sets) {
+Result<RulePtr> build_rule(const policy::NftTable& table, const policy::NftChain& chain,
+                           size_t index, const SetFamilies& sets) {
   const policy::NftRule& rule = chain.rules[index];
-  const std::string label = std::string("add rule inet ") + policy::kTableName + " " + chain.name +
-                            " #" + std::to_string(index + 1);
+  const TableKey key = key_of(table);
+  const std::string label =
+      "add rule " + table_ref(key) + " " + chain.name + " #" + std::to_string(index + 1);
   RulePtr r(nftnl_rule_alloc());
-  nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, NFPROTO_INET);
-  nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, policy::kTableName);
+  nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, nfproto_of(key.family));
+  nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, key.name.c_str());
   nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, chain.name.c_str());
   RuleBuilder b(r.get());
-  auto verdict = build_kind({rule, chain.hook == policy::Hook::input, sets, label, b});
+  const bool bridge = table.family == policy::TableFamily::bridge;
+  auto verdict = build_kind(
+      {rule, policy::side_of(chain) == policy::ChainSide::ingress, bridge, sets, label, b});
   if (!verdict.ok()) return verdict.error();
   if (rule.counter) b.counter();
-  if (*verdict != NFT_CONTINUE) b.verdict(*verdict);
+  if (*verdict == NF_ACCEPT && chain.accept_returns) *verdict = NFT_RETURN;
+  if (*verdict != NFT_CONTINUE) b.verdict(*verdict, *verdict == NFT_JUMP ? rule.target : "");
   if (Status st = set_comment(r.get(), rule.comment, label); !st.ok()) return st.error();
   return r;
 }

@@ -21,7 +21,9 @@ inline constexpr uint32_t kLoopbackIfindex = 1;  // "lo" is ifindex 1 in every n
 // Set name -> address family (4 or 6) of the sets in the same table.
 using SetFamilies = std::map<std::string, int>;
 
-// Builds rule `index` (0-based, for error labels) of `chain` in table inet bulkhead.
-Result<RulePtr> build_rule(const policy::NftChain& chain, size_t index, const SetFamilies& sets);
+// Builds rule `index` (0-based, for error labels) of `chain` in `table` (its family and name; its
+// sets are in `sets`).
+Result<RulePtr> build_rule(const policy::NftTable& table, const policy::NftChain& chain,
+                           size_t index, const SetFamilies& sets);
 
 }  // namespace bulkhead::netlink

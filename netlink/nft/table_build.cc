@@ -21,25 +21,24 @@ constexpr uint32_t kByteorderBigEndian = 2;
 // Keeps each element message well below the 64 KiB limit of its element-list attribute.
 constexpr size_t kElementsPerMessage = 1000;
 
-std::string table_ref() { return std::string("inet ") + policy::kTableName; }
-
 uint16_t msg(int type) { return static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | type); }
 
-void append_table_msg(NftBatch& batch, int type, uint16_t flags, const std::string& verb) {
+void append_table_msg(NftBatch& batch, const TableKey& key, int type, uint16_t flags,
+                      const std::string& verb) {
   TablePtr t(nftnl_table_alloc());
-  nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, policy::kTableName);
+  nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, key.name.c_str());
   nftnl_table_set_u32(t.get(), NFTNL_TABLE_FLAGS, 0);
-  nlmsghdr* nlh =
-      batch.begin_message(msg(type), NFPROTO_INET, flags, verb + " table " + table_ref());
+  nlmsghdr* nlh = batch.begin_message(msg(type), nfproto_of(key.family), flags,
+                                      verb + " table " + table_ref(key));
   nftnl_table_nlmsg_build_payload(nlh, t.get());
   batch.end_message(nlh);
 }
 
-SetPtr set_ref(const policy::NftSet& set) {
+SetPtr set_ref(const TableKey& key, const policy::NftSet& set) {
   SetPtr s(nftnl_set_alloc());
-  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, policy::kTableName);
+  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, key.name.c_str());
   nftnl_set_set_str(s.get(), NFTNL_SET_NAME, set.name.c_str());
-  nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, NFPROTO_INET);
+  nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, nfproto_of(key.family));
   return s;
 }
 
@@ -92,26 +91,27 @@ Status check_ranges(const policy::NftSet& set, const std::vector<AddrRange>& ran
   return {};
 }
 
-Status append_elements(NftBatch& batch, int type, uint16_t flags, const policy::NftSet& set,
-                       const std::vector<AddrRange>& ranges, const std::string& verb) {
-  const std::string label = verb + " element " + table_ref() + " " + set.name;
+Status append_elements(NftBatch& batch, const TableKey& key, int type, uint16_t flags,
+                       const policy::NftSet& set, const std::vector<AddrRange>& ranges,
+                       const std::string& verb) {
+  const std::string label = verb + " element " + table_ref(key) + " " + set.name;
   if (auto st = check_ranges(set, ranges, label); !st.ok()) return st;
   for (size_t i = 0; i < ranges.size(); i += kElementsPerMessage) {
-    SetPtr s = set_ref(set);
+    SetPtr s = set_ref(key, set);
     size_t end = std::min(ranges.size(), i + kElementsPerMessage);
     for (size_t j = i; j < end; ++j) add_range_keys(s.get(), set, ranges[j]);
     std::string what = label + " { " + policy::range_to_string(ranges[i]) +
                        (end - i > 1 ? ", ... (" + std::to_string(end - i) + " elements)" : "") +
                        " }";
-    nlmsghdr* nlh = batch.begin_message(msg(type), NFPROTO_INET, flags, what);
+    nlmsghdr* nlh = batch.begin_message(msg(type), nfproto_of(key.family), flags, what);
     nftnl_set_elems_nlmsg_build_payload(nlh, s.get());
     batch.end_message(nlh);
   }
   return {};
 }
 
-void append_set(NftBatch& batch, const policy::NftSet& set, uint32_t id) {
-  SetPtr s = set_ref(set);
+void append_set(NftBatch& batch, const TableKey& key, const policy::NftSet& set, uint32_t id) {
+  SetPtr s = set_ref(key, set);
   bool v4 = set.family == 4;
   nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, v4 ? kTypeIpv4Addr : kTypeIpv6Addr);
   nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, v4 ? 4 : 16);
@@ -121,31 +121,57 @@ void append_set(NftBatch& batch, const policy::NftSet& set, uint32_t id) {
   nftnl_udata_put_u32(ud.get(), NFTNL_UDATA_SET_KEYBYTEORDER, kByteorderBigEndian);
   nftnl_set_set_data(s.get(), NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud.get()),
                      nftnl_udata_buf_len(ud.get()));
-  nlmsghdr* nlh = batch.begin_message(msg(NFT_MSG_NEWSET), NFPROTO_INET, NLM_F_CREATE,
-                                      "add set " + table_ref() + " " + set.name);
+  nlmsghdr* nlh = batch.begin_message(msg(NFT_MSG_NEWSET), nfproto_of(key.family), NLM_F_CREATE,
+                                      "add set " + table_ref(key) + " " + set.name);
   nftnl_set_nlmsg_build_payload(nlh, s.get());
   batch.end_message(nlh);
 }
 
-void append_chain(NftBatch& batch, const policy::NftChain& chain) {
+// The bridge family numbers its hooks as inet does (NF_BR_PRE_ROUTING 0 ... NF_BR_LOCAL_OUT 3).
+uint32_t hook_number(policy::Hook hook) {
+  switch (hook) {
+    case policy::Hook::input:
+      return NF_INET_LOCAL_IN;
+    case policy::Hook::output:
+      return NF_INET_LOCAL_OUT;
+    case policy::Hook::forward:
+      return NF_INET_FORWARD;
+    case policy::Hook::prerouting:
+    case policy::Hook::none:
+      break;
+  }
+  return NF_INET_PRE_ROUTING;
+}
+
+void append_chain(NftBatch& batch, const TableKey& key, const policy::NftChain& chain) {
   ChainPtr c(nftnl_chain_alloc());
-  nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, policy::kTableName);
+  nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, key.name.c_str());
   nftnl_chain_set_str(c.get(), NFTNL_CHAIN_NAME, chain.name.c_str());
-  nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_FAMILY, NFPROTO_INET);
-  nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TYPE, "filter");
-  nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_HOOKNUM,
-                      chain.hook == policy::Hook::input ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT);
-  nftnl_chain_set_s32(c.get(), NFTNL_CHAIN_PRIO, chain.priority);
-  nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
-  nlmsghdr* nlh = batch.begin_message(msg(NFT_MSG_NEWCHAIN), NFPROTO_INET, NLM_F_CREATE,
-                                      "add chain " + table_ref() + " " + chain.name);
+  nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_FAMILY, nfproto_of(key.family));
+  if (chain.hook != policy::Hook::none) {
+    nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TYPE, "filter");
+    nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_HOOKNUM, hook_number(chain.hook));
+    nftnl_chain_set_s32(c.get(), NFTNL_CHAIN_PRIO, chain.priority);
+    nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
+  }
+  nlmsghdr* nlh = batch.begin_message(msg(NFT_MSG_NEWCHAIN), nfproto_of(key.family), NLM_F_CREATE,
+                                      "add chain " + table_ref(key) + " " + chain.name);
   nftnl_chain_nlmsg_build_payload(nlh, c.get());
   batch.end_message(nlh);
 }
 
 }  // namespace
 
+uint16_t nfproto_of(policy::TableFamily family) {
+  return family == policy::TableFamily::bridge ? NFPROTO_BRIDGE : NFPROTO_INET;
+}
+
+std::string table_ref(const TableKey& key) {
+  return std::string(key.family == policy::TableFamily::bridge ? "bridge " : "inet ") + key.name;
+}
+
 Status append_replace_table(NftBatch& batch, const policy::NftTable& table) {
+  const TableKey key = key_of(table);
   SetFamilies families;
   for (const auto& s : table.sets) families[s.name] = s.family;
   // Build every rule before touching the batch: a plan error must not leave a half batch.
@@ -153,36 +179,39 @@ Status append_replace_table(NftBatch& batch, const policy::NftTable& table) {
   std::vector<std::string> labels;
   for (const auto& chain : table.chains) {
     for (size_t i = 0; i < chain.rules.size(); ++i) {
-      auto r = build_rule(chain, i, families);
+      auto r = build_rule(table, chain, i, families);
       if (!r.ok()) return r.error();
       rules.push_back(std::move(r).value());
-      labels.push_back("add rule " + table_ref() + " " + chain.name + " #" + std::to_string(i + 1));
+      labels.push_back("add rule " + table_ref(key) + " " + chain.name + " #" +
+                       std::to_string(i + 1));
     }
   }
   for (const auto& s : table.sets) {
-    if (auto st = check_ranges(s, s.elements.list(), "add element " + table_ref() + " " + s.name);
+    if (auto st =
+            check_ranges(s, s.elements.list(), "add element " + table_ref(key) + " " + s.name);
         !st.ok()) {
       return st;
     }
   }
 
-  append_table_msg(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE, "add");
-  append_table_msg(batch, NFT_MSG_DELTABLE, 0, "delete");
-  append_table_msg(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE, "add");
+  append_table_msg(batch, key, NFT_MSG_NEWTABLE, NLM_F_CREATE, "add");
+  append_table_msg(batch, key, NFT_MSG_DELTABLE, 0, "delete");
+  append_table_msg(batch, key, NFT_MSG_NEWTABLE, NLM_F_CREATE, "add");
   uint32_t id = 1;
   for (const auto& s : table.sets) {
-    append_set(batch, s, id++);
-    if (auto st =
-            append_elements(batch, NFT_MSG_NEWSETELEM, NLM_F_CREATE, s, s.elements.list(), "add");
+    append_set(batch, key, s, id++);
+    if (auto st = append_elements(batch, key, NFT_MSG_NEWSETELEM, NLM_F_CREATE, s,
+                                  s.elements.list(), "add");
         !st.ok()) {
       return st;
     }
   }
+  // Every chain before any rule: a jump names a chain that may come later in the list.
+  for (const auto& chain : table.chains) append_chain(batch, key, chain);
   size_t k = 0;
   for (const auto& chain : table.chains) {
-    append_chain(batch, chain);
     for (size_t i = 0; i < chain.rules.size(); ++i, ++k) {
-      nlmsghdr* nlh = batch.begin_message(msg(NFT_MSG_NEWRULE), NFPROTO_INET,
+      nlmsghdr* nlh = batch.begin_message(msg(NFT_MSG_NEWRULE), nfproto_of(key.family),
                                           NLM_F_APPEND | NLM_F_CREATE, labels[k]);
       nftnl_rule_nlmsg_build_payload(nlh, rules[k].get());
       batch.end_message(nlh);
@@ -191,18 +220,19 @@ Status append_replace_table(NftBatch& batch, const policy::NftTable& table) {
   return {};
 }
 
-void append_delete_table(NftBatch& batch) {
-  append_table_msg(batch, NFT_MSG_NEWTABLE, NLM_F_CREATE, "add");
-  append_table_msg(batch, NFT_MSG_DELTABLE, 0, "delete");
+void append_delete_table(NftBatch& batch, const TableKey& key) {
+  append_table_msg(batch, key, NFT_MSG_NEWTABLE, NLM_F_CREATE, "add");
+  append_table_msg(batch, key, NFT_MSG_DELTABLE, 0, "delete");
 }
 
-Status append_element_changes(NftBatch& batch, const policy::NftSet& set,
+Status append_element_changes(NftBatch& batch, const TableKey& key, const policy::NftSet& set,
                               const std::vector<AddrRange>& remove,
                               const std::vector<AddrRange>& add) {
-  if (auto st = append_elements(batch, NFT_MSG_DELSETELEM, 0, set, remove, "delete"); !st.ok()) {
+  if (auto st = append_elements(batch, key, NFT_MSG_DELSETELEM, 0, set, remove, "delete");
+      !st.ok()) {
     return st;
   }
-  return append_elements(batch, NFT_MSG_NEWSETELEM, NLM_F_CREATE, set, add, "add");
+  return append_elements(batch, key, NFT_MSG_NEWSETELEM, NLM_F_CREATE, set, add, "add");
 }
 
 }  // namespace bulkhead::netlink

@@ -1,6 +1,7 @@
 // The messages that put a policy::NftTable into the kernel, appended to one transaction.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "common/result.h"
@@ -14,11 +15,20 @@ namespace bulkhead::netlink {
 // rules.
 Status append_replace_table(NftBatch& batch, const policy::NftTable& table);
 
+// Which table a message names: its family and name (inet bulkhead unless the plan says another).
+struct TableKey {
+  policy::TableFamily family = policy::TableFamily::inet;
+  std::string name = policy::kTableName;
+};
+inline TableKey key_of(const policy::NftTable& t) { return {t.family, t.name}; }
+uint16_t nfproto_of(policy::TableFamily family);
+std::string table_ref(const TableKey& key);  // "inet bulkhead"
+
 // add table + delete table: removes the table whether it exists or not.
-void append_delete_table(NftBatch& batch);
+void append_delete_table(NftBatch& batch, const TableKey& key = {});
 
 // Element changes to an existing set. `remove` must hold ranges exactly as they are in the kernel.
-Status append_element_changes(NftBatch& batch, const policy::NftSet& set,
+Status append_element_changes(NftBatch& batch, const TableKey& key, const policy::NftSet& set,
                               const std::vector<policy::AddrRange>& remove,
                               const std::vector<policy::AddrRange>& add);
 

@@ -25,7 +25,6 @@
 
 namespace bulkhead::policy {
 
-inline constexpr const char* kTableFamily = "inet";
 inline constexpr const char* kTableName = "bulkhead";
 inline constexpr const char* kIfbName = "bh-ifb0";  // ingress-shaping device, inside the namespace
 
@@ -61,6 +60,13 @@ enum class RuleKind {
   log,
   // counter accept: the end of an audit-only chain, counting what audit policies would deny
   final_accept,
+  // Host layer (docs/host-layer.md): [family] ip saddr @peer_set jump target / ip daddr ...
+  jump_from,
+  jump_to,
+  // iifname "ifname" jump target: a bridge port's frames to its anti-spoofing chain
+  jump_iif,
+  // arp saddr ip @peer_set accept: an ARP frame whose sender address is the endpoint's own
+  arp_sender_allow,
 };
 
 enum class L4 { any, tcp, udp, sctp, icmp, icmpv6 };
@@ -80,6 +86,9 @@ struct NftRule {
   uint32_t log_burst = 0;
   uint16_t log_group = 0;
   std::string log_prefix;  // at most kLogPrefixMax bytes, no '"'
+  // jump rules only:
+  std::string target;  // the chain jumped to
+  std::string ifname;  // jump_iif: the interface matched
   // Read back from the kernel; never part of equality.
   uint64_t packets = 0;
   uint64_t bytes = 0;
@@ -88,23 +97,46 @@ struct NftRule {
     return kind == o.kind && family == o.family && peer_set == o.peer_set && proto == o.proto &&
            port_first == o.port_first && port_last == o.port_last && counter == o.counter &&
            comment == o.comment && log_rate == o.log_rate && log_burst == o.log_burst &&
-           log_group == o.log_group && log_prefix == o.log_prefix;
+           log_group == o.log_group && log_prefix == o.log_prefix && target == o.target &&
+           ifname == o.ifname;
   }
 };
 
-enum class Hook { input, output };
+// `none`: a regular chain, entered only by a jump (the host layer's per-endpoint chains).
+enum class Hook { input, output, forward, prerouting, none };
+
+// Which side of a packet a chain judges: an ingress chain matches peers against the source
+// address (and loopback as iif), an egress chain against the destination.
+enum class ChainSide { ingress, egress };
 
 struct NftChain {
   std::string name;  // "ingress" (hook input) or "egress" (hook output)
   Hook hook = Hook::input;
   int priority = 0;  // filter
   std::vector<NftRule> rules;
+  // For chains on other hooks than input and output (where the hook says it).
+  ChainSide side = ChainSide::ingress;
+  // Accepts are written as `return`: a chain jumped to from the host layer's base chain, where an
+  // accept would end the evaluation before the other endpoint's chain is asked.
+  bool accept_returns = false;
   bool operator==(const NftChain&) const = default;
 };
+
+inline ChainSide side_of(const NftChain& c) {
+  if (c.hook == Hook::input) return ChainSide::ingress;
+  if (c.hook == Hook::output) return ChainSide::egress;
+  return c.side;
+}
+
+// The kernel family a table lives in; the in-namespace table and the host layer's policy table
+// are inet, the host layer's anti-spoofing table is bridge (its chains see bridge ports).
+enum class TableFamily { inet, bridge };
 
 struct NftTable {
   std::vector<NftSet> sets;      // sorted by name
   std::vector<NftChain> chains;  // ingress first, then egress
+  TableFamily family = TableFamily::inet;
+  std::string name = kTableName;
   bool operator==(const NftTable&) const = default;
 };
 

@@ -13,10 +13,14 @@ namespace {
 
 // nft names priorities near the standard ones of a filter chain on input/output; others print
 // as numbers (nft's chain_prio2str: an offset of at most 10 is written as "name + N").
-std::string priority_text(int prio) {
-  static constexpr std::pair<const char*, int> kStd[] = {
+// nft names the standard priorities per family: the bridge family has its own values.
+std::string priority_text(int prio, TableFamily family) {
+  static constexpr std::pair<const char*, int> kInet[] = {
       {"raw", -300}, {"mangle", -150}, {"filter", 0}, {"security", 50}};
-  for (const auto& [name, value] : kStd) {
+  static constexpr std::pair<const char*, int> kBridge[] = {
+      {"dstnat", -300}, {"filter", -200}, {"out", 100}, {"srcnat", 300}};
+  const auto& names = family == TableFamily::bridge ? kBridge : kInet;
+  for (const auto& [name, value] : names) {
     const int off = prio - value;
     if (off == 0) return name;
     if (off > 0 && off <= 10) return std::string(name) + " + " + std::to_string(off);
@@ -62,7 +66,7 @@ std::string counter_text(const NftRule& r) {
   return "counter packets " + std::to_string(r.packets) + " bytes " + std::to_string(r.bytes);
 }
 
-std::string allow_match(const NftRule& r, Hook hook) {
+std::string allow_match(const NftRule& r, ChainSide side) {
   std::string out;
   auto add = [&](const std::string& part) {
     if (part.empty()) return;
@@ -73,7 +77,7 @@ std::string allow_match(const NftRule& r, Hook hook) {
       (r.family == 4 && r.proto == L4::icmp) || (r.family == 6 && r.proto == L4::icmpv6);
   if (!r.peer_set.empty() && (r.family == 4 || r.family == 6)) {
     add(std::string(r.family == 4 ? "ip" : "ip6") +
-        (hook == Hook::input ? " saddr @" : " daddr @") + r.peer_set);
+        (side == ChainSide::ingress ? " saddr @" : " daddr @") + r.peer_set);
   } else if (r.family == 4 || r.family == 6) {
     // nft drops the family match that the ICMP protocol already implies.
     if (!icmp_of_family) add(r.family == 4 ? "meta nfproto ipv4" : "meta nfproto ipv6");
@@ -101,7 +105,31 @@ std::string log_text(const NftRule& r) {
   return out + " group " + std::to_string(r.log_group);
 }
 
-std::string rule_text(const NftRule& r, Hook hook) {
+// iifname "veth1" / ip saddr @set / ip6 daddr @set, before the jump.
+std::string jump_text(const NftRule& r) {
+  if (r.kind == RuleKind::jump_iif) return "iifname \"" + r.ifname + "\"";
+  return std::string(r.family == 6 ? "ip6" : "ip") +
+         (r.kind == RuleKind::jump_from ? " saddr @" : " daddr @") + r.peer_set;
+}
+
+const char* verdict_text(const NftRule& r, bool accept_returns) {
+  switch (r.kind) {
+    case RuleKind::ct_invalid_drop:
+    case RuleKind::final_drop:
+      return "drop";
+    case RuleKind::log:
+      return "";  // a log rule has no verdict: the packet goes on to the chain's final rule
+    case RuleKind::jump_from:
+    case RuleKind::jump_to:
+    case RuleKind::jump_iif:
+      return "jump";
+    default:
+      return accept_returns ? "return" : "accept";
+  }
+}
+
+std::string rule_text(const NftRule& r, const NftChain& chain) {
+  const ChainSide side = side_of(chain);
   std::string out;
   switch (r.kind) {
     case RuleKind::ct_established_accept:
@@ -111,13 +139,21 @@ std::string rule_text(const NftRule& r, Hook hook) {
       out = "ct state invalid";
       break;
     case RuleKind::loopback_accept:
-      out = hook == Hook::input ? "iif \"lo\"" : "oif \"lo\"";
+      out = side == ChainSide::ingress ? "iif \"lo\"" : "oif \"lo\"";
       break;
     case RuleKind::icmpv6_nd_accept:
       out = "icmpv6 type 133-137";
       break;
     case RuleKind::allow:
-      out = allow_match(r, hook);
+      out = allow_match(r, side);
+      break;
+    case RuleKind::jump_from:
+    case RuleKind::jump_to:
+    case RuleKind::jump_iif:
+      out = jump_text(r);
+      break;
+    case RuleKind::arp_sender_allow:
+      out = "arp saddr ip @" + r.peer_set;
       break;
     case RuleKind::final_drop:
     case RuleKind::final_accept:
@@ -127,10 +163,9 @@ std::string rule_text(const NftRule& r, Hook hook) {
       break;
   }
   if (r.counter) out += (out.empty() ? "" : " ") + counter_text(r);
-  const bool drop = r.kind == RuleKind::ct_invalid_drop || r.kind == RuleKind::final_drop;
-  // A log rule has no verdict: the packet goes on to the chain's final rule.
-  if (r.kind != RuleKind::log)
-    out += (out.empty() ? "" : " ") + std::string(drop ? "drop" : "accept");
+  const std::string verdict = verdict_text(r, chain.accept_returns);
+  if (!verdict.empty()) out += (out.empty() ? "" : " ") + verdict;
+  if (!r.target.empty()) out += " " + r.target;
   if (!r.comment.empty()) {
     out += " comment \"" + truncate_utf8(sanitize_comment(r.comment), kNftCommentMax) + "\"";
   }
@@ -148,10 +183,27 @@ std::string rate_text(uint64_t bits) {
   return std::to_string(bits) + "bit";
 }
 
+const char* hook_text(Hook h) {
+  switch (h) {
+    case Hook::input:
+      return "input";
+    case Hook::output:
+      return "output";
+    case Hook::forward:
+      return "forward";
+    case Hook::prerouting:
+      return "prerouting";
+    case Hook::none:
+      break;
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string render_nft(const NftTable& table) {
-  std::string out = std::string("table ") + kTableFamily + " " + kTableName + " {\n";
+  const char* family = table.family == TableFamily::bridge ? "bridge" : "inet";
+  std::string out = std::string("table ") + family + " " + table.name + " {\n";
   bool first = true;
   auto separate = [&] {
     if (!first) out += "\n";
@@ -168,9 +220,11 @@ std::string render_nft(const NftTable& table) {
   for (const auto& c : table.chains) {
     separate();
     out += "\tchain " + c.name + " {\n";
-    out += std::string("\t\ttype filter hook ") + (c.hook == Hook::input ? "input" : "output") +
-           " priority " + priority_text(c.priority) + "; policy accept;\n";
-    for (const auto& r : c.rules) out += "\t\t" + rule_text(r, c.hook) + "\n";
+    if (c.hook != Hook::none) {
+      out += std::string("\t\ttype filter hook ") + hook_text(c.hook) + " priority " +
+             priority_text(c.priority, table.family) + "; policy accept;\n";
+    }
+    for (const auto& r : c.rules) out += "\t\t" + rule_text(r, c) + "\n";
     out += "\t}\n";
   }
   return out + "}\n";

@@ -77,6 +77,30 @@ Status FakeDataplane::remove(const std::string& path) {
   return {};
 }
 
+Status FakeDataplane::apply_host(const std::string& host_netns, const policy::HostPlan& plan) {
+  if (auto e = take_failure(host_netns, "apply host " + host_netns)) return *e;
+  std::string names;
+  for (const auto& n : plan.endpoints) names += (names.empty() ? "" : ",") + n;
+  const size_t chains = plan.policy ? plan.policy->chains.size() : 0;
+  const size_t ports = plan.antispoof ? plan.antispoof->chains.front().rules.size() : 0;
+  lines_.push_back("apply host " + host_netns + ": endpoints " + (names.empty() ? "-" : names) +
+                   "; policy " + std::to_string(chains) + " chains; antispoof " +
+                   std::to_string(ports) + " ports");
+  host_plan_ = plan;
+  return {};
+}
+
+Result<HostPortScan> FakeDataplane::host_ports(const std::string& netns, const std::string&) {
+  auto it = host_ports_.find(netns);
+  return it == host_ports_.end() ? HostPortScan{} : it->second;
+}
+
+Result<bool> FakeDataplane::host_sees_bridged_traffic(const std::string&) { return bridged_seen_; }
+
+void FakeDataplane::set_host_ports(const std::string& netns_path, HostPortScan scan) {
+  host_ports_[netns_path] = std::move(scan);
+}
+
 Result<Observed> FakeDataplane::observe(const std::string& path) {
   ++observations_;
   if (missing_[path]) return make_error("open netns " + path, "cannot open", ENOENT);

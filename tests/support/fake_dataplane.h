@@ -26,6 +26,16 @@ class FakeDataplane final : public Dataplane {
   Status remove(const std::string& netns_path) override;
   Result<Observed> observe(const std::string& netns_path) override;
   void forget(const std::string& netns_path) override;
+  //   apply host /run/netns/sw: endpoints a,b; policy 3 chains; antispoof 2 ports
+  Status apply_host(const std::string& host_netns, const policy::HostPlan& plan) override;
+  Result<HostPortScan> host_ports(const std::string& netns, const std::string& host_netns) override;
+  Result<bool> host_sees_bridged_traffic(const std::string& host_netns) override;
+
+  // What host_ports answers for an endpoint's namespace (default: no port, nothing uncovered).
+  void set_host_ports(const std::string& netns_path, HostPortScan scan);
+  void set_bridged_traffic_seen(bool seen) { bridged_seen_ = seen; }
+  // The host plan last applied, if any.
+  const std::optional<policy::HostPlan>& host_plan() const { return host_plan_; }
 
   const std::vector<std::string>& lines() const { return lines_; }
   std::string text() const;  // lines joined with '\n', each ending with one
@@ -48,6 +58,9 @@ class FakeDataplane final : public Dataplane {
   std::map<std::string, bool> missing_;
   std::vector<std::string> lines_;
   size_t observations_ = 0;
+  std::map<std::string, HostPortScan> host_ports_;
+  bool bridged_seen_ = true;
+  std::optional<policy::HostPlan> host_plan_;
 };
 
 }  // namespace bulkhead::netlink

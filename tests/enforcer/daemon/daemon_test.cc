@@ -353,5 +353,54 @@ TEST_F(OnceTest, ExitsOneWhenThePlanIsTooLarge) {
   EXPECT_EQ(fake.text(), "");
 }
 
+// --layers netns,host: after the endpoints, the host namespace gets the host plan of the same
+// desired plans; status shows each endpoint's layers; a failed host apply keeps the layer dirty
+// and is retried at the next round, and a departed endpoint leaves the host plan.
+TEST_F(DaemonTest, HostLayerFollowsTheEndpointsAndRetriesAFailure) {
+  opts.host_layer = true;
+  opts.host_netns = "/run/netns/sw";
+  fake.set_host_ports("/run/netns/api", {{"veth-api"}, {}});
+  fake.set_host_ports("/run/netns/web", {{}, {"eth0: host end veth-web is not a bridge port"}});
+  auto d = start();
+  EXPECT_EQ(fake.text(),
+            "apply api (/run/netns/api): nft replaced\n"
+            "apply web (/run/netns/web): nft replaced\n"
+            "apply host /run/netns/sw: endpoints api; policy 5 chains; antispoof 1 ports\n");
+  Json doc = status(*d);
+  EXPECT_EQ(endpoint_status(doc, "api")["layers"]["host"],
+            (Json{{"enabled", true}, {"enforced", true}, {"detail", ""}}));
+  EXPECT_EQ(endpoint_status(doc, "web")["layers"]["host"]["enforced"], false);
+  EXPECT_EQ(endpoint_status(doc, "web")["layers"]["host"]["detail"],
+            "eth0: host end veth-web is not a bridge port");
+
+  // The web endpoint leaves; the host apply fails once, the previous tables stay, and the next
+  // round applies it.
+  fake.clear_lines();
+  fake.fail_next("/run/netns/sw", make_error("nft transaction", "injected"));
+  Snapshot only_api = lab();
+  only_api.endpoints.pop_back();
+  source->set(only_api);
+  d->sources_changed();
+  d->apply_due();
+  EXPECT_EQ(fake.text(),
+            "remove /run/netns/web\n"
+            "forget /run/netns/web\n"
+            "apply api (/run/netns/api): nft elements web_v4 +0 -1\n"
+            "error apply host /run/netns/sw: nft transaction: injected\n");
+  fake.clear_lines();
+  d->apply_due();
+  EXPECT_EQ(fake.text(),
+            "apply host /run/netns/sw: endpoints api; policy 5 chains; antispoof 1 ports\n");
+  fake.clear_lines();
+  d->apply_due();
+  EXPECT_EQ(fake.text(), "") << "a clean host layer is applied again";
+}
+
+TEST_F(DaemonTest, WithoutTheHostLayerStatusSaysSo) {
+  auto d = start();
+  EXPECT_EQ(fake.text().find("apply host"), std::string::npos);
+  EXPECT_EQ(endpoint_status(status(*d), "api")["layers"]["host"], (Json{{"enabled", false}}));
+}
+
 }  // namespace
 }  // namespace bulkhead::daemon

@@ -58,7 +58,22 @@ TEST(Options, DefaultsWithThePolicyAndASource) {
   EXPECT_TRUE(o.cluster.urls.empty());
   EXPECT_EQ(o.cluster.prefix, "/bulkhead/v1");
   EXPECT_EQ(o.cluster.lease_ttl_s, 10);
+  EXPECT_FALSE(o.host_layer);
+  EXPECT_EQ(o.host_netns, "/proc/self/ns/net");
   EXPECT_EQ(p.err, "");
+}
+
+TEST(Options, LayersTurnTheHostLayerOn) {
+  for (const char* layers : {"netns,host", "host,netns"}) {
+    auto p = parse({"--policy", "p", "--source", "docker", "--layers", layers, "--host-netns",
+                    "/run/netns/sw"});
+    ASSERT_TRUE(p.opts) << p.err;
+    EXPECT_TRUE(p.opts->host_layer);
+    EXPECT_EQ(p.opts->host_netns, "/run/netns/sw");
+  }
+  auto p = parse({"--policy", "p", "--source", "docker", "--layers", "netns"});
+  ASSERT_TRUE(p.opts) << p.err;
+  EXPECT_FALSE(p.opts->host_layer);
 }
 
 TEST(Options, EveryFlag) {
@@ -182,6 +197,7 @@ TEST(Options, BadUsageIsRefusedWithItsReason) {
       {{"--policy", "p", "--source", "inventory:"},
        "bulkheadd: --source must be docker[:SOCKET] or inventory:FILE, not 'inventory:'"},
       {with({"--resync-interval", "0"}), "bulkheadd: --resync-interval must be at least 1 second"},
+      {with({"--layers", "host"}), "bulkheadd: --layers must be netns or netns,host, not 'host'"},
       {with({"--node", "n"}), "bulkheadd: --node needs --cluster"},
       {with({"--cluster-cacert", "ca.pem"}), "bulkheadd: --cluster-cacert needs --cluster"},
       {with({"--cluster", "http://127.0.0.1:2379"}),

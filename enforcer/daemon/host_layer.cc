@@ -1,0 +1,63 @@
+#include "enforcer/daemon/host_layer.h"
+
+#include <set>
+
+namespace bulkhead::daemon {
+
+netlink::HostPortScan HostLayer::ports_of(const policy::EndpointPlan& plan, bool& failed) {
+  if (auto it = scans_.find(plan.netns); it != scans_.end()) return it->second;
+  auto scan = dp_.host_ports(plan.netns, host_netns_);
+  // A failed scan is not kept: the next round asks again.
+  if (!scan.ok()) {
+    failed = true;
+    return {{}, {"ports not read: " + scan.error().to_string()}};
+  }
+  return scans_.emplace(plan.netns, std::move(*scan)).first->second;
+}
+
+Status HostLayer::apply(const std::map<std::string, EndpointState>& desired,
+                        const policy::Endpoints& endpoints) {
+  if (!dirty_) return {};
+  policy::Plan plan;
+  std::vector<policy::HostPort> ports;
+  std::map<std::string, HostCoverage> coverage;
+  std::set<std::string> live;
+  bool scan_failed = false;
+  for (const auto& [name, st] : desired) {
+    plan.endpoints.push_back(st.desired);
+    live.insert(st.desired.netns);
+    const auto scan = ports_of(st.desired, scan_failed);
+    for (const auto& p : scan.ports) ports.push_back({name, p});
+    HostCoverage c;
+    c.enforced = !scan.ports.empty();
+    for (const auto& why : scan.uncovered) c.detail += (c.detail.empty() ? "" : "; ") + why;
+    if (scan.ports.empty() && c.detail.empty()) c.detail = "no interface";
+    coverage[name] = std::move(c);
+  }
+  for (auto it = scans_.begin(); it != scans_.end();)
+    it = live.count(it->first) ? std::next(it) : scans_.erase(it);
+
+  auto seen = dp_.host_sees_bridged_traffic(host_netns_);
+  if (!seen.ok() || !*seen) {
+    const std::string why =
+        seen.ok() ? "anti-spoofing only: bridged traffic does not reach the IP hooks in the host "
+                    "namespace (net.bridge.bridge-nf-call-iptables is 0)"
+                  : "anti-spoofing only: " + seen.error().to_string();
+    for (auto& [name, c] : coverage)
+      if (c.enforced) {
+        c.enforced = false;
+        c.detail = why + (c.detail.empty() ? "" : "; " + c.detail);
+      }
+  }
+  coverage_ = std::move(coverage);
+
+  policy::HostPlan host = policy::compile_host(plan, endpoints, ports);
+  if (!applied_ || *applied_ != host) {
+    if (auto st = dp_.apply_host(host_netns_, host); !st.ok()) return st;
+    applied_ = std::move(host);
+  }
+  dirty_ = scan_failed;
+  return {};
+}
+
+}  // namespace bulkhead::daemon

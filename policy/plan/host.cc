@@ -1,0 +1,208 @@
+#include "policy/plan/host.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "policy/plan/nft_names.h"
+
+namespace bulkhead::policy {
+namespace {
+
+NftRule bare(RuleKind kind, bool counter = false) {
+  NftRule r;
+  r.kind = kind;
+  r.counter = counter;
+  return r;
+}
+
+NftRule jump(RuleKind kind, int family, std::string set, std::string target, std::string comment) {
+  NftRule r = bare(kind);
+  r.family = family;
+  r.peer_set = std::move(set);
+  r.target = std::move(target);
+  r.comment = std::move(comment);
+  return r;
+}
+
+NftSet own_set(std::string name, int family, const std::vector<IpAddr>& addrs,
+               std::vector<AddrRange> extra, bool interval) {
+  NftSet s;
+  s.name = std::move(name);
+  s.family = family;
+  s.interval = interval;
+  for (const auto& a : addrs)
+    if (a.family == family) extra.push_back({a, a});
+  s.elements = interval ? normalize_ranges(std::move(extra)) : [&] {
+    std::sort(extra.begin(), extra.end());
+    extra.erase(std::unique(extra.begin(), extra.end()), extra.end());
+    return extra;
+  }();
+  return s;
+}
+
+AddrRange cidr_range(const char* text) {
+  const Cidr c = *Cidr::parse(text);
+  return {c.first(), c.last()};
+}
+
+NftChain base_chain(std::string name, Hook hook, int priority) {
+  NftChain c;
+  c.name = std::move(name);
+  c.hook = hook;
+  c.priority = priority;
+  return c;
+}
+
+// The endpoint's in-namespace chain as a chain jumped to: loopback is the namespace's own.
+NftChain host_chain(const std::string& id, const NftChain& in_namespace) {
+  NftChain c;
+  const ChainSide side = side_of(in_namespace);
+  c.name = id + (side == ChainSide::ingress ? "-ingress" : "-egress");
+  c.hook = Hook::none;
+  c.side = side;
+  c.accept_returns = true;
+  for (const auto& r : in_namespace.rules)
+    if (r.kind != RuleKind::loopback_accept) c.rules.push_back(r);
+  return c;
+}
+
+class PolicyTable {
+ public:
+  PolicyTable() {
+    table_.name = kHostTableName;
+    forward_ = base_chain("forward", Hook::forward, 0);
+    input_ = base_chain("input", Hook::input, 0);
+    output_ = base_chain("output", Hook::output, 0);
+    for (NftChain* c : {&forward_, &input_, &output_})
+      c->rules.push_back(bare(RuleKind::ct_established_accept));
+  }
+
+  void add(const Endpoint& ep, const NftTable& table) {
+    const std::string id = host_id(ep.name);
+    std::vector<int> families;
+    for (int family : {4, 6}) {
+      NftSet own = own_set(id + "-a" + std::to_string(family), family, ep.addresses, {}, false);
+      if (own.elements.empty()) continue;
+      families.push_back(family);
+      sets_.emplace(own.name, std::move(own));
+    }
+    for (const auto& s : table.sets) sets_.emplace(s.name, s);
+    for (const auto& chain : table.chains) {
+      NftChain c = host_chain(id, chain);
+      const bool egress = c.side == ChainSide::egress;
+      for (int family : families) {
+        const std::string own = id + "-a" + std::to_string(family);
+        const RuleKind kind = egress ? RuleKind::jump_from : RuleKind::jump_to;
+        for (NftChain* base : {&forward_, egress ? &input_ : &output_})
+          base->rules.push_back(jump(kind, family, own, c.name, ep.name));
+      }
+      chains_.push_back(std::move(c));
+    }
+  }
+
+  std::optional<NftTable> take() {
+    if (chains_.empty()) return std::nullopt;
+    for (auto& [name, set] : sets_) table_.sets.push_back(std::move(set));
+    table_.chains = {std::move(forward_), std::move(input_), std::move(output_)};
+    for (auto& c : chains_) table_.chains.push_back(std::move(c));
+    return std::move(table_);
+  }
+
+ private:
+  NftTable table_;
+  NftChain forward_, input_, output_;
+  std::map<std::string, NftSet> sets_;  // by name: a name means the same elements everywhere
+  std::vector<NftChain> chains_;
+};
+
+class AntispoofTable {
+ public:
+  AntispoofTable() {
+    table_.family = TableFamily::bridge;
+    table_.name = kHostTableName;
+    prerouting_ = base_chain("prerouting", Hook::prerouting, kBridgeFilterPriority);
+  }
+
+  void add(const Endpoint& ep, const std::vector<std::string>& ifnames) {
+    const std::string id = host_id(ep.name);
+    const std::string chain = id + "-spoof";
+    for (const auto& ifname : ifnames) {
+      NftRule r = bare(RuleKind::jump_iif);
+      r.ifname = ifname;
+      r.target = chain;
+      r.comment = ep.name;
+      prerouting_.rules.push_back(std::move(r));
+    }
+    // The unspecified address (DHCP, ARP probes, duplicate address detection) and IPv6
+    // link-local addresses are every interface's own.
+    NftSet v4 = own_set(id + "-s4", 4, ep.addresses, {cidr_range("0.0.0.0/32")}, true);
+    NftSet v6 =
+        own_set(id + "-s6", 6, ep.addresses, {cidr_range("::/128"), cidr_range("fe80::/10")}, true);
+    NftChain c;
+    c.name = chain;
+    c.hook = Hook::none;
+    c.side = ChainSide::ingress;
+    c.accept_returns = true;
+    for (const NftSet* s : {&v4, &v6}) {
+      NftRule allow = bare(RuleKind::allow);
+      allow.family = s->family;
+      allow.peer_set = s->name;
+      c.rules.push_back(allow);
+    }
+    NftRule arp = bare(RuleKind::arp_sender_allow);
+    arp.peer_set = v4.name;
+    c.rules.push_back(arp);
+    NftRule drop = bare(RuleKind::final_drop, true);
+    drop.comment = "anti-spoofing: " + ep.name;
+    c.rules.push_back(std::move(drop));
+    sets_.push_back(std::move(v4));
+    sets_.push_back(std::move(v6));
+    chains_.push_back(std::move(c));
+  }
+
+  std::optional<NftTable> take() {
+    if (chains_.empty()) return std::nullopt;
+    std::sort(sets_.begin(), sets_.end(),
+              [](const NftSet& a, const NftSet& b) { return a.name < b.name; });
+    table_.sets = std::move(sets_);
+    table_.chains.push_back(std::move(prerouting_));
+    for (auto& c : chains_) table_.chains.push_back(std::move(c));
+    return std::move(table_);
+  }
+
+ private:
+  NftTable table_;
+  NftChain prerouting_;
+  std::vector<NftSet> sets_;
+  std::vector<NftChain> chains_;
+};
+
+}  // namespace
+
+std::string host_id(const std::string& endpoint) { return "e" + stable_hash(endpoint); }
+
+HostPlan compile_host(const Plan& plan, const Endpoints& endpoints,
+                      const std::vector<HostPort>& ports) {
+  std::map<std::string, std::vector<std::string>> ifnames;
+  for (const auto& p : ports) ifnames[p.endpoint].push_back(p.ifname);
+  PolicyTable policy;
+  AntispoofTable antispoof;
+  HostPlan out;
+  for (const auto& ep : plan.endpoints) {
+    auto port = ifnames.find(ep.endpoint);
+    auto model =
+        std::lower_bound(endpoints.begin(), endpoints.end(), ep.endpoint,
+                         [](const Endpoint& e, const std::string& name) { return e.name < name; });
+    if (port == ifnames.end() || model == endpoints.end() || model->name != ep.endpoint) continue;
+    std::sort(port->second.begin(), port->second.end());
+    antispoof.add(*model, port->second);
+    if (ep.table) policy.add(*model, *ep.table);
+    out.endpoints.push_back(ep.endpoint);
+  }
+  out.policy = policy.take();
+  out.antispoof = antispoof.take();
+  return out;
+}
+
+}  // namespace bulkhead::policy

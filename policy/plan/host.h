@@ -1,0 +1,56 @@
+// The host layer (docs/host-layer.md): the rules bulkhead keeps on the host side of every
+// endpoint's veth, out of reach of a workload that holds NET_ADMIN in its own namespace. Compiled
+// from the same Plan as the in-namespace tables, so both layers enforce one policy.
+//
+//   table inet bulkhead-host {            the policy, keyed by the endpoints' own addresses
+//     chain forward / input / output      ct established,related accept, then per endpoint:
+//                                         ip saddr @<id>-a4 jump <id>-egress,
+//                                         ip daddr @<id>-a4 jump <id>-ingress
+//     chain <id>-egress, <id>-ingress     the endpoint's in-namespace chain, loopback left out,
+//                                         each accept a return (the other side is asked next)
+//   }
+//   table bridge bulkhead-host {          anti-spoofing, keyed by bridge port
+//     chain prerouting                    iifname "<port>" jump <id>-spoof
+//     chain <id>-spoof                    own source addresses (and ARP sender) return, else drop
+//   }
+// Keying the policy by address is sound only together with the anti-spoofing table: a frame
+// from an endpoint's port carries one of its own addresses or is dropped before the IP hooks.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policy/model/endpoint.h"
+#include "policy/plan/plan.h"
+
+namespace bulkhead::policy {
+
+inline constexpr const char* kHostTableName = "bulkhead-host";
+// Anti-spoofing runs at the bridge's filter priority, before br_netfilter (priority 0) hands
+// the frame to the IP hooks.
+inline constexpr int kBridgeFilterPriority = -200;
+
+// An endpoint's interface on the host side: the veth peer of one of its interfaces.
+struct HostPort {
+  std::string endpoint;
+  std::string ifname;
+  auto operator<=>(const HostPort&) const = default;
+};
+
+struct HostPlan {
+  std::optional<NftTable> policy;      // inet bulkhead-host; nullopt: no endpoint isolated
+  std::optional<NftTable> antispoof;   // bridge bulkhead-host; nullopt: no port
+  std::vector<std::string> endpoints;  // those the host layer covers, sorted
+  bool operator==(const HostPlan&) const = default;
+};
+
+// Pure. Endpoints without a port in `ports` are not covered (their in-namespace table alone
+// enforces them); a port naming an unknown endpoint is ignored.
+HostPlan compile_host(const Plan& plan, const Endpoints& endpoints,
+                      const std::vector<HostPort>& ports);
+
+// The chain and set names the host layer gives an endpoint: "e" and 8 hex digits of its name.
+std::string host_id(const std::string& endpoint);
+
+}  // namespace bulkhead::policy
