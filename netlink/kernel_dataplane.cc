@@ -53,9 +53,16 @@ class KernelDataplane final : public Dataplane {
     std::lock_guard lock(mu_);
     auto sock = host_socket(host_netns);
     if (!sock.ok()) return sock.error();
-    Status st = replace_host_tables(**sock, plan);
-    if (!st.ok()) host_->nft.reset();  // it may hold late replies
-    return st;
+    auto done = commit_host_tables(**sock, host_->committed, plan);
+    if (!done.ok()) {
+      // The socket may hold late replies, and what the kernel holds is no longer known: the next
+      // apply starts from a new socket and replaces both tables.
+      host_->nft.reset();
+      host_->committed.reset();
+      return done.error();
+    }
+    host_->committed = plan;
+    return {};
   }
 
   Result<HostPortScan> host_ports(const std::string& netns,
@@ -160,6 +167,9 @@ class KernelDataplane final : public Dataplane {
     std::string path;
     NetnsHandle ns;
     std::optional<MnlSocket> nft;
+    // What this session last committed: the next apply changes set elements only where it can.
+    // Nothing else writes these tables (no workload reaches the host's namespace).
+    std::optional<policy::HostPlan> committed;
   };
   Result<const NetnsHandle*> host_handle(const std::string& path) {
     auto inode = netns_inode(path);
@@ -167,7 +177,7 @@ class KernelDataplane final : public Dataplane {
     if (!host_ || host_->path != path || host_->ns.inode() != *inode) {
       auto ns = NetnsHandle::open(path);
       if (!ns.ok()) return ns.error();
-      host_ = HostSession{path, std::move(*ns), std::nullopt};
+      host_ = HostSession{path, std::move(*ns), std::nullopt, std::nullopt};
     }
     return &host_->ns;
   }

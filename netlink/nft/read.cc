@@ -290,6 +290,14 @@ policy::NftTable kernel_form(const policy::NftTable& desired) {
         base.log_burst = r.log_burst;
         base.log_group = r.log_group;
         base.log_prefix = r.log_prefix;
+        // The host layer's jumps and ARP match keep what they match and where they go.
+        base.peer_set = r.peer_set;
+        base.target = r.target;
+        base.ifname = r.ifname;
+        if (!r.peer_set.empty() && r.kind != policy::RuleKind::arp_sender_allow) {
+          auto it = families.find(r.peer_set);
+          if (it != families.end()) base.family = it->second;
+        }
         r = base;
         continue;
       }

@@ -67,7 +67,7 @@ class HostLayer : public ::testing::Test {
                   endpoint("open", "app=open", {"198.18.40.2"}),
                   endpoint("sandbox", "app=sandbox", {"198.18.40.1"})};
     for (auto& e : endpoints_) e.netns = TestNamespaces::path(names_[index_of(e.name)]);
-    policy::PolicySet ps;
+    policy::PolicySet& ps = policy_;
     ps.isolations.push_back(isolate(policy::Direction::egress,
                                     group_subject("sandbox", "app=sandbox"),
                                     origin("guard", at(1, 1))));
@@ -75,9 +75,8 @@ class HostLayer : public ::testing::Test {
                             {group_peer("allowed", "app=allowed")},
                             {port(policy::Protocol::tcp, 80)}, origin("guard", at(2, 1))));
     plan_ = policy::compile(ps, endpoints_);
-    host_ = policy::compile_host(
-        plan_, endpoints_,
-        {{"allowed", port_name("c")}, {"open", port_name("b")}, {"sandbox", port_name("a")}});
+    ports_ = {{"allowed", port_name("c")}, {"open", port_name("b")}, {"sandbox", port_name("a")}};
+    host_ = policy::compile_host(plan_, endpoints_, ports_);
   }
 
   static std::string port_name(const char* n) {
@@ -128,6 +127,8 @@ class HostLayer : public ::testing::Test {
   Fd servers_[3];
   std::unique_ptr<MnlSocket> host_sock_;
   policy::Endpoints endpoints_;
+  policy::PolicySet policy_;
+  std::vector<policy::HostPort> ports_;
   policy::Plan plan_;
   policy::HostPlan host_;
 };
@@ -140,7 +141,7 @@ TEST_F(HostLayer, TheWorkloadDeletingItsOwnTableStillCannotReachADeniedPeer) {
   enforce_then_tamper();
   EXPECT_EQ(connections("198.18.40.2"), kTries) << "the probe cannot connect even unenforced";
 
-  auto st = replace_host_tables(*host_sock_, host_);
+  auto st = commit_host_tables(*host_sock_, std::nullopt, host_);
   ASSERT_TRUE(st.ok()) << st.error().to_string() << "\n" << policy::render_nft(*host_.policy);
   enforce_then_tamper();
   EXPECT_EQ(connections("198.18.40.2"), 0);
@@ -159,7 +160,7 @@ TEST_F(HostLayer, TheWorkloadDeletingItsOwnTableStillCannotReachADeniedPeer) {
 }
 
 TEST_F(HostLayer, ASpoofedSourceAddressIsDroppedOnTheHostSide) {
-  auto st = replace_host_tables(*host_sock_, host_);
+  auto st = commit_host_tables(*host_sock_, std::nullopt, host_);
   ASSERT_TRUE(st.ok()) << st.error().to_string();
   enforce_then_tamper();
   // The workload takes a second address, the open endpoint's neighbour, and another
@@ -199,10 +200,42 @@ TEST_F(HostLayer, ASpoofedSourceAddressIsDroppedOnTheHostSide) {
   EXPECT_GE(std::stoi(m[1]), kTries);
 }
 
+// A peer's new address is a set-element update in both tables: the rules, and the drops they
+// counted, stay.
+TEST_F(HostLayer, AMembershipChangeUpdatesElementsOnly) {
+  ASSERT_TRUE(commit_host_tables(*host_sock_, std::nullopt, host_).ok());
+  enforce_then_tamper();
+  ASSERT_EQ(connections("198.18.40.2"), 0);
+  auto drops = [&] {
+    std::string listed;
+    sh("ip netns exec " + sw_ + " nft list table inet bulkhead-host", &listed);
+    std::smatch m;
+    return std::regex_search(listed, m, std::regex("counter packets ([0-9]+) bytes [0-9]+ drop"))
+               ? std::stoi(m[1])
+               : -1;
+  };
+  const int before = drops();
+  ASSERT_GE(before, kTries);
+
+  endpoints_[0].addresses.push_back(ip("198.18.40.5"));  // "allowed" gains an address
+  const policy::Plan plan = policy::compile(policy_, endpoints_);
+  const policy::HostPlan next = policy::compile_host(plan, endpoints_, ports_);
+  auto change = commit_host_tables(*host_sock_, host_, next);
+  ASSERT_TRUE(change.ok()) << change.error().to_string();
+  EXPECT_EQ(change->policy, NftChange::elements);
+  EXPECT_EQ(change->antispoof, NftChange::elements);
+  EXPECT_EQ(drops(), before);
+  // Nothing left to do the second time.
+  change = commit_host_tables(*host_sock_, next, next);
+  ASSERT_TRUE(change.ok());
+  EXPECT_EQ(change->policy, NftChange::none);
+  EXPECT_EQ(change->antispoof, NftChange::none);
+}
+
 // `nft list` prints both tables exactly as render_nft writes them, so `bulkhead compile` shows
 // what the kernel holds.
 TEST_F(HostLayer, ListingMatchesTheRenderedTables) {
-  ASSERT_TRUE(replace_host_tables(*host_sock_, host_).ok());
+  ASSERT_TRUE(commit_host_tables(*host_sock_, std::nullopt, host_).ok());
   for (const auto* table : {&*host_.policy, &*host_.antispoof}) {
     const char* family = table->family == policy::TableFamily::bridge ? "bridge" : "inet";
     std::string listed;
@@ -215,7 +248,7 @@ TEST_F(HostLayer, ListingMatchesTheRenderedTables) {
 }
 
 TEST_F(HostLayer, RemovingTheHostLayerLeavesNoTable) {
-  ASSERT_TRUE(replace_host_tables(*host_sock_, host_).ok());
+  ASSERT_TRUE(commit_host_tables(*host_sock_, std::nullopt, host_).ok());
   ASSERT_TRUE(delete_host_tables(*host_sock_).ok());
   std::string listed;
   ASSERT_EQ(sh("ip netns exec " + sw_ + " nft list ruleset", &listed), 0);
