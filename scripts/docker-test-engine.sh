@@ -21,6 +21,11 @@
 # subnet from the default pool 198.19.0.0/16 (override: BULKHEAD_DOCKER_POOL). No iptables rules,
 # no masquerading, no ip_forward change. Needs docker.io and busybox-static (install-deps.sh);
 # installs nothing itself and pulls nothing from a registry.
+#
+# BULKHEAD_ENGINE_NETNS=NAME runs dockerd inside the network namespace NAME (which the test made),
+# so its bridges and the host ends of its containers' veths live there and not in the machine's
+# own namespace; BULKHEAD_DOCKER_IPTABLES=true then lets the engine write its iptables rules (and
+# masquerading) there too, as a stock engine does.
 set -euo pipefail
 
 readonly IMAGE=bulkhead-test/busybox:1
@@ -80,15 +85,18 @@ start() {
       echo "DIR is too long for the engine's sockets: $dir" >&2
       return 2
     fi
+    local in_netns=() iptables=${BULKHEAD_DOCKER_IPTABLES:-false}
+    # nsenter, not `ip netns exec`: that remounts /sys, which hides the cgroup mounts dockerd needs.
+    [ -z "${BULKHEAD_ENGINE_NETNS:-}" ] || in_netns=(nsenter "--net=/run/netns/$BULKHEAD_ENGINE_NETNS")
     # shellcheck disable=SC2086 # BULKHEAD_DOCKERD_ARGS is words
-    dockerd \
+    "${in_netns[@]}" dockerd \
       --data-root "$dir/data" \
       --exec-root "$dir/exec" \
       --pidfile "$dir/docker.pid" \
       -H "unix://$dir/docker.sock" \
       --bridge=none \
       --default-address-pool "base=${BULKHEAD_DOCKER_POOL:-198.19.0.0/16},size=24" \
-      --iptables=false --ip-masq=false --ip-forward=false \
+      --iptables="$iptables" --ip-masq="$iptables" --ip-forward=false \
       --userland-proxy=false \
       ${BULKHEAD_DOCKERD_ARGS:-} \
       >>"$dir/dockerd.log" 2>&1 &
@@ -142,8 +150,12 @@ stop() {
   # A network the engine could not remove (an endpoint it still counted) leaves its bridge, and
   # with it a route that Podman then refuses to overlap: remove it by its name, br-<id>.
   local net
+  local in_netns=()
+  [ -z "${BULKHEAD_ENGINE_NETNS:-}" ] || in_netns=(ip -n "$BULKHEAD_ENGINE_NETNS")
   for net in $nets; do
-    if ip link show "br-${net:0:12}" >/dev/null 2>&1; then ip link del "br-${net:0:12}" || true; fi
+    if "${in_netns[@]:-ip}" link show "br-${net:0:12}" >/dev/null 2>&1; then
+      "${in_netns[@]:-ip}" link del "br-${net:0:12}" || true
+    fi
   done
   # The engine's containerd and shims outlive a killed dockerd: end those that belong to DIR.
   local p

@@ -23,6 +23,9 @@
 #                Docker source's relist after an engine restart in DockerEngineTest.*, the
 #                daemon over a real engine in script.docker_daemon, its restarts and the
 #                engine's faults in script.fault_docker and script.fault_sigkill.
+#   script.docker_host_layer  two engine starts (about 90 s); the host layer's code it drives runs
+#                sanitized in script.host_layer (the daemon over an inventory lab with the same
+#                checks) and the HostLayer.* gtests.
 #   DockerEngineTest.*, PodmanEngineTest.*, script.hook_podman  engine-bound, with CI's hour in
 #                mind: most of their time is the engines' own (starts, restarts, pulls). What they
 #                drive of ours runs sanitized elsewhere: the Engine API client and event stream in
@@ -45,5 +48,5 @@ export LSAN_OPTIONS=suppressions=$PWD/tests/sanitizer/lsan.supp:print_suppressio
 # script.hook_docker's burst is there for the engine's concurrency, not the hook's code (each hook
 # runs alone in its process): 10 containers sanitized instead of 100 keep CI's hour.
 export BULKHEAD_HOOK_BURST=10
-NOT_SANITIZED='^(script\.(soak|flow_log|docker_tamper|docker_e2e|hook_podman)|(Docker|Podman)EngineTest\..*)$'
+NOT_SANITIZED='^(script\.(soak|flow_log|docker_tamper|docker_e2e|docker_host_layer|hook_podman)|(Docker|Podman)EngineTest\..*)$'
 ctest --test-dir "$dir" --output-on-failure -E "$NOT_SANITIZED" "$@"
