@@ -37,6 +37,8 @@ const char* to_string(NftChange c) {
       return "elements";
     case NftChange::replaced:
       return "replaced";
+    case NftChange::objects:
+      return "objects";
     case NftChange::deleted:
       return "deleted";
   }
@@ -72,6 +74,7 @@ Status commit_nft_delta(MnlSocket& sock, const NftDelta& delta,
                         const std::optional<policy::NftTable>& desired) {
   switch (delta.change) {
     case NftChange::none:
+    case NftChange::objects:  // never planned by plan_nft_delta
       return {};
     case NftChange::deleted:
       return delete_table(sock);

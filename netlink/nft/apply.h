@@ -16,6 +16,7 @@ enum class NftChange {
   none,      // already as desired
   elements,  // only set elements changed; rules and their counters stay
   replaced,  // the whole table was replaced atomically (rule counters restart)
+  objects,   // some sets, maps or chains came, went or changed; the others stay as they were
   deleted,   // the table was removed
 };
 const char* to_string(NftChange c);

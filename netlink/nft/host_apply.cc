@@ -3,6 +3,7 @@
 #include "netlink/nft/batch.h"
 #include "netlink/nft/read.h"
 #include "netlink/nft/table_build.h"
+#include "netlink/nft/table_delta.h"
 
 namespace bulkhead::netlink {
 namespace {
@@ -14,30 +15,19 @@ const TableKey kHostAntispoof{policy::TableFamily::bridge, policy::kHostTableNam
 Result<NftChange> append_table_change(NftBatch& batch, const TableKey& key,
                                       const std::optional<policy::NftTable>* current,
                                       const std::optional<policy::NftTable>& desired) {
-  NftDelta delta;
-  if (current) {
-    std::optional<policy::NftTable> now;
-    if (*current) now = kernel_form(**current);
-    delta = plan_nft_delta(now, desired);
-  } else {
-    delta.change = desired ? NftChange::replaced : NftChange::deleted;
+  if (!desired) {
+    if (current && !*current) return NftChange::none;
+    append_delete_table(batch, key);
+    return NftChange::deleted;
   }
-  switch (delta.change) {
-    case NftChange::none:
-      break;
-    case NftChange::deleted:
-      append_delete_table(batch, key);
-      break;
-    case NftChange::replaced:
-      if (auto st = append_replace_table(batch, kernel_form(*desired)); !st.ok()) return st.error();
-      break;
-    case NftChange::elements:
-      for (const auto& e : delta.elements)
-        if (auto st = append_element_changes(batch, key, e.set, e.remove, e.add); !st.ok())
-          return st.error();
-      break;
+  const policy::NftTable want = kernel_form(*desired);
+  if (current && *current) {
+    auto delta = append_object_delta(batch, kernel_form(**current), want);
+    if (!delta.ok()) return delta.error();
+    if (*delta) return **delta;
   }
-  return delta.change;
+  if (auto st = append_replace_table(batch, want); !st.ok()) return st.error();
+  return NftChange::replaced;
 }
 
 }  // namespace

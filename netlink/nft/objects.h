@@ -1,8 +1,6 @@
 // Owning pointers for libnftnl objects.
 #pragma once
 
-#include <cstdint>
-
 #include <libnftnl/chain.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
@@ -10,6 +8,7 @@
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 
+#include <cstdint>
 #include <memory>
 
 namespace bulkhead::netlink {
@@ -38,5 +37,6 @@ using ExprIterPtr = std::unique_ptr<nftnl_expr_iter, NftnlDeleter>;
 // prints "type ipv4_addr" / "type ipv6_addr".
 inline constexpr uint32_t kTypeIpv4Addr = 7;
 inline constexpr uint32_t kTypeIpv6Addr = 8;
+inline constexpr uint32_t kTypeIfname = 41;
 
 }  // namespace bulkhead::netlink

@@ -278,6 +278,9 @@ policy::NftTable kernel_form(const policy::NftTable& desired) {
   }
   std::sort(t.sets.begin(), t.sets.end(),
             [](const policy::NftSet& a, const policy::NftSet& b) { return a.name < b.name; });
+  std::sort(t.maps.begin(), t.maps.end(),
+            [](const policy::NftMap& a, const policy::NftMap& b) { return a.name < b.name; });
+  for (auto& m : t.maps) std::sort(m.elements.begin(), m.elements.end());
   for (auto& c : t.chains) {
     for (auto& r : c.rules) {
       r.packets = r.bytes = 0;
@@ -290,14 +293,10 @@ policy::NftTable kernel_form(const policy::NftTable& desired) {
         base.log_burst = r.log_burst;
         base.log_group = r.log_group;
         base.log_prefix = r.log_prefix;
-        // The host layer's jumps and ARP match keep what they match and where they go.
+        // The host layer's dispatches and ARP match keep the map or set they look up.
         base.peer_set = r.peer_set;
-        base.target = r.target;
-        base.ifname = r.ifname;
-        if (!r.peer_set.empty() && r.kind != policy::RuleKind::arp_sender_allow) {
-          auto it = families.find(r.peer_set);
-          if (it != families.end()) base.family = it->second;
-        }
+        if (r.kind == policy::RuleKind::vmap_saddr || r.kind == policy::RuleKind::vmap_daddr)
+          base.family = r.family;
         r = base;
         continue;
       }

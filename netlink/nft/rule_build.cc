@@ -85,11 +85,17 @@ class RuleBuilder {
     nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix.c_str());
     nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, group);
   }
-  void verdict(int v, const std::string& chain = {}) {
+  void verdict(int v) {
     auto* e = add("immediate");
     nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
     nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, static_cast<uint32_t>(v));
-    if (!chain.empty()) nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain.c_str());
+  }
+  // A verdict map lookup: the element's verdict (a jump) is the rule's.
+  void lookup_verdict(const std::string& map) {
+    auto* e = add("lookup");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
+    nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, map.c_str());
   }
 
  private:
@@ -252,29 +258,22 @@ Result<int> build_allow(const Context& c) {
   return NF_ACCEPT;
 }
 
-// [family] ip saddr @set jump target (jump_from) / ip daddr @set jump target (jump_to)
-Result<int> build_jump_by_address(const Context& c) {
+// [family] ip saddr|daddr vmap @map, or iifname vmap @map: the map's element decides.
+Result<int> build_dispatch(const Context& c) {
   const policy::NftRule& rule = c.rule;
-  if (rule.target.empty() || rule.peer_set.empty())
-    return make_error(c.label, "a jump needs a set and a chain", EINVAL);
-  auto family = allow_family(c);
-  if (!family.ok()) return family.error();
-  match_family(c, *family);
-  match_set(c, *family, rule.kind == RuleKind::jump_from, rule.peer_set);
-  return NFT_JUMP;
-}
-
-// iifname "name" jump target
-Result<int> build_jump_iif(const Context& c) {
-  const policy::NftRule& rule = c.rule;
-  if (rule.target.empty() || rule.ifname.empty() || rule.ifname.size() >= IFNAMSIZ)
-    return make_error(c.label, "a jump needs an interface name and a chain", EINVAL);
-  char name[IFNAMSIZ] = {};
-  rule.ifname.copy(name, IFNAMSIZ - 1);
-  c.b.meta(NFT_META_IIFNAME);
-  // nft compares the whole padded name (IFNAMSIZ bytes) for an exact match.
-  c.b.cmp(NFT_CMP_EQ, name, IFNAMSIZ);
-  return NFT_JUMP;
+  if (rule.peer_set.empty()) return make_error(c.label, "a dispatch needs a map", EINVAL);
+  if (rule.kind == RuleKind::vmap_iifname) {
+    c.b.meta(NFT_META_IIFNAME);
+  } else {
+    if (rule.family != 4 && rule.family != 6)
+      return make_error(c.label, "an address dispatch needs a family", EINVAL);
+    match_family(c, rule.family);
+    const bool source = rule.kind == RuleKind::vmap_saddr;
+    const uint32_t offset = rule.family == 4 ? (source ? 12 : 16) : (source ? 8 : 24);
+    c.b.payload(NFT_PAYLOAD_NETWORK_HEADER, offset, rule.family == 4 ? 4 : 16);
+  }
+  c.b.lookup_verdict(rule.peer_set);
+  return NFT_CONTINUE;
 }
 
 // meta protocol arp arp saddr ip @set accept (the sender protocol address, offset 14 of an
@@ -301,9 +300,9 @@ constexpr std::pair<RuleKind, Builder> kBuilders[] = {
     {RuleKind::final_drop, build_final_drop},
     {RuleKind::log, build_log},
     {RuleKind::final_accept, build_final_accept},
-    {RuleKind::jump_from, build_jump_by_address},
-    {RuleKind::jump_to, build_jump_by_address},
-    {RuleKind::jump_iif, build_jump_iif},
+    {RuleKind::vmap_saddr, build_dispatch},
+    {RuleKind::vmap_daddr, build_dispatch},
+    {RuleKind::vmap_iifname, build_dispatch},
     {RuleKind::arp_sender_allow, build_arp_sender_allow},
 };
 
@@ -344,7 +343,7 @@ Result<RulePtr> build_rule(const policy::NftTable& table, const policy::NftChain
   if (!verdict.ok()) return verdict.error();
   if (rule.counter) b.counter();
   if (*verdict == NF_ACCEPT && chain.accept_returns) *verdict = NFT_RETURN;
-  if (*verdict != NFT_CONTINUE) b.verdict(*verdict, *verdict == NFT_JUMP ? rule.target : "");
+  if (*verdict != NFT_CONTINUE) b.verdict(*verdict);
   if (Status st = set_comment(r.get(), rule.comment, label); !st.ok()) return st.error();
   return r;
 }

@@ -160,7 +160,145 @@ void append_chain(NftBatch& batch, const TableKey& key, const policy::NftChain& 
   batch.end_message(nlh);
 }
 
+// A map element's key as the kernel compares it: the address's bytes, or the interface name
+// padded to IFNAMSIZ (what meta iifname loads).
+Result<std::vector<uint8_t>> map_key(const policy::NftMap& map, const std::string& key) {
+  if (map.key == policy::MapKey::ifname) {
+    if (key.empty() || key.size() >= 16)
+      return make_error("map " + map.name, "bad interface name " + key, EINVAL);
+    std::vector<uint8_t> out(16, 0);
+    std::copy(key.begin(), key.end(), out.begin());
+    return out;
+  }
+  auto a = policy::IpAddr::parse(key);
+  const int family = map.key == policy::MapKey::ipv4 ? 4 : 6;
+  if (!a || a->family != family) return make_error("map " + map.name, "bad address " + key, EINVAL);
+  return std::vector<uint8_t>(a->bytes.begin(), a->bytes.begin() + (family == 4 ? 4 : 16));
+}
+
 }  // namespace
+
+Status append_map(NftBatch& batch, const TableKey& key, const policy::NftMap& map, uint32_t id) {
+  SetPtr s(nftnl_set_alloc());
+  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, key.name.c_str());
+  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, map.name.c_str());
+  nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, nfproto_of(key.family));
+  const bool ifname = map.key == policy::MapKey::ifname;
+  nftnl_set_set_u32(
+      s.get(), NFTNL_SET_KEY_TYPE,
+      ifname ? kTypeIfname : (map.key == policy::MapKey::ipv4 ? kTypeIpv4Addr : kTypeIpv6Addr));
+  nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, map.key == policy::MapKey::ipv4 ? 4 : 16);
+  nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, NFT_SET_MAP);
+  nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+  nftnl_set_set_u32(s.get(), NFTNL_SET_ID, id);
+  UdataPtr ud(nftnl_udata_buf_alloc(64));
+  // Strings are host-endian to nft; addresses big-endian.
+  nftnl_udata_put_u32(ud.get(), NFTNL_UDATA_SET_KEYBYTEORDER, ifname ? 1 : kByteorderBigEndian);
+  nftnl_set_set_data(s.get(), NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud.get()),
+                     nftnl_udata_buf_len(ud.get()));
+  nlmsghdr* nlh = batch.begin_message(msg(NFT_MSG_NEWSET), nfproto_of(key.family), NLM_F_CREATE,
+                                      "add map " + table_ref(key) + " " + map.name);
+  nftnl_set_nlmsg_build_payload(nlh, s.get());
+  batch.end_message(nlh);
+  return {};
+}
+
+Status append_map_elements(NftBatch& batch, const TableKey& key, const policy::NftMap& map,
+                           const std::vector<policy::MapElement>& elements, bool add) {
+  const std::string verb = add ? "add" : "delete";
+  for (size_t i = 0; i < elements.size(); i += kElementsPerMessage) {
+    SetPtr s(nftnl_set_alloc());
+    nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, key.name.c_str());
+    nftnl_set_set_str(s.get(), NFTNL_SET_NAME, map.name.c_str());
+    nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, nfproto_of(key.family));
+    const size_t end = std::min(elements.size(), i + kElementsPerMessage);
+    for (size_t j = i; j < end; ++j) {
+      auto k = map_key(map, elements[j].key);
+      if (!k.ok()) return k.error();
+      nftnl_set_elem* e = nftnl_set_elem_alloc();
+      nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, k->data(), static_cast<uint32_t>(k->size()));
+      if (add) {
+        nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, static_cast<uint32_t>(NFT_JUMP));
+        nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, elements[j].chain.c_str());
+      }
+      nftnl_set_elem_add(s.get(), e);
+    }
+    const std::string what =
+        verb + " element " + table_ref(key) + " " + map.name + " { " + elements[i].key +
+        " : jump " + elements[i].chain +
+        (end - i > 1 ? ", ... (" + std::to_string(end - i) + " elements)" : "") + " }";
+    nlmsghdr* nlh = batch.begin_message(msg(add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM),
+                                        nfproto_of(key.family), add ? NLM_F_CREATE : 0, what);
+    nftnl_set_elems_nlmsg_build_payload(nlh, s.get());
+    batch.end_message(nlh);
+  }
+  return {};
+}
+
+void append_add_set(NftBatch& batch, const TableKey& key, const policy::NftSet& set, uint32_t id) {
+  append_set(batch, key, set, id);
+}
+
+void append_delete_set(NftBatch& batch, const TableKey& key, const std::string& name) {
+  SetPtr s(nftnl_set_alloc());
+  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, key.name.c_str());
+  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
+  nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, nfproto_of(key.family));
+  nlmsghdr* nlh = batch.begin_message(msg(NFT_MSG_DELSET), nfproto_of(key.family), 0,
+                                      "delete set " + table_ref(key) + " " + name);
+  nftnl_set_nlmsg_build_payload(nlh, s.get());
+  batch.end_message(nlh);
+}
+
+void append_add_chain(NftBatch& batch, const TableKey& key, const policy::NftChain& chain) {
+  append_chain(batch, key, chain);
+}
+
+namespace {
+void append_chain_msg(NftBatch& batch, const TableKey& key, const std::string& chain, int type,
+                      const std::string& verb) {
+  ChainPtr c(nftnl_chain_alloc());
+  nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, key.name.c_str());
+  nftnl_chain_set_str(c.get(), NFTNL_CHAIN_NAME, chain.c_str());
+  nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_FAMILY, nfproto_of(key.family));
+  nlmsghdr* nlh = batch.begin_message(msg(type), nfproto_of(key.family), 0,
+                                      verb + " chain " + table_ref(key) + " " + chain);
+  nftnl_chain_nlmsg_build_payload(nlh, c.get());
+  batch.end_message(nlh);
+}
+}  // namespace
+
+void append_flush_chain(NftBatch& batch, const TableKey& key, const std::string& chain) {
+  // A rule deletion naming only the chain deletes all of its rules.
+  RulePtr r(nftnl_rule_alloc());
+  nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, nfproto_of(key.family));
+  nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, key.name.c_str());
+  nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, chain.c_str());
+  nlmsghdr* nlh = batch.begin_message(msg(NFT_MSG_DELRULE), nfproto_of(key.family), 0,
+                                      "flush chain " + table_ref(key) + " " + chain);
+  nftnl_rule_nlmsg_build_payload(nlh, r.get());
+  batch.end_message(nlh);
+}
+
+void append_delete_chain(NftBatch& batch, const TableKey& key, const std::string& chain) {
+  append_chain_msg(batch, key, chain, NFT_MSG_DELCHAIN, "delete");
+}
+
+Status append_rules(NftBatch& batch, const policy::NftTable& table, const policy::NftChain& chain) {
+  const TableKey key = key_of(table);
+  SetFamilies families;
+  for (const auto& s : table.sets) families[s.name] = s.family;
+  for (size_t i = 0; i < chain.rules.size(); ++i) {
+    auto r = build_rule(table, chain, i, families);
+    if (!r.ok()) return r.error();
+    nlmsghdr* nlh = batch.begin_message(
+        msg(NFT_MSG_NEWRULE), nfproto_of(key.family), NLM_F_APPEND | NLM_F_CREATE,
+        "add rule " + table_ref(key) + " " + chain.name + " #" + std::to_string(i + 1));
+    nftnl_rule_nlmsg_build_payload(nlh, r->get());
+    batch.end_message(nlh);
+  }
+  return {};
+}
 
 uint16_t nfproto_of(policy::TableFamily family) {
   return family == policy::TableFamily::bridge ? NFPROTO_BRIDGE : NFPROTO_INET;
@@ -206,8 +344,12 @@ Status append_replace_table(NftBatch& batch, const policy::NftTable& table) {
       return st;
     }
   }
-  // Every chain before any rule: a jump names a chain that may come later in the list.
+  // Every chain before any map element or rule: a jump names a chain that may come later.
   for (const auto& chain : table.chains) append_chain(batch, key, chain);
+  for (const auto& m : table.maps) {
+    if (auto st = append_map(batch, key, m, id++); !st.ok()) return st;
+    if (auto st = append_map_elements(batch, key, m, m.elements, true); !st.ok()) return st;
+  }
   size_t k = 0;
   for (const auto& chain : table.chains) {
     for (size_t i = 0; i < chain.rules.size(); ++i, ++k) {

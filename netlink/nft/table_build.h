@@ -24,6 +24,21 @@ inline TableKey key_of(const policy::NftTable& t) { return {t.family, t.name}; }
 uint16_t nfproto_of(policy::TableFamily family);
 std::string table_ref(const TableKey& key);  // "inet bulkhead"
 
+// A verdict map's messages: the map itself (empty), and element changes to it. A map's elements
+// jump to chains, which must exist (earlier in the batch) when the elements are added.
+Status append_map(NftBatch& batch, const TableKey& key, const policy::NftMap& map, uint32_t id);
+Status append_map_elements(NftBatch& batch, const TableKey& key, const policy::NftMap& map,
+                           const std::vector<policy::MapElement>& elements, bool add);
+
+// The per-object messages of a table that already exists, for a delta (nft/table_delta.h).
+void append_add_set(NftBatch& batch, const TableKey& key, const policy::NftSet& set, uint32_t id);
+void append_delete_set(NftBatch& batch, const TableKey& key, const std::string& name);
+void append_add_chain(NftBatch& batch, const TableKey& key, const policy::NftChain& chain);
+void append_flush_chain(NftBatch& batch, const TableKey& key, const std::string& chain);
+void append_delete_chain(NftBatch& batch, const TableKey& key, const std::string& chain);
+// Builds and appends every rule of `chain` (its sets' families from `table`).
+Status append_rules(NftBatch& batch, const policy::NftTable& table, const policy::NftChain& chain);
+
 // add table + delete table: removes the table whether it exists or not.
 void append_delete_table(NftBatch& batch, const TableKey& key = {});
 

@@ -184,9 +184,9 @@ Side chain_allows(const EndpointPlan* ep, Hook hook, const Flow& flow, bool loca
           return {false, false};
         case RuleKind::final_accept:
           return {true, true};
-        case RuleKind::jump_from:  // the host layer's kinds; an endpoint's table has none
-        case RuleKind::jump_to:
-        case RuleKind::jump_iif:
+        case RuleKind::vmap_saddr:  // the host layer's kinds; an endpoint's table has none
+        case RuleKind::vmap_daddr:
+        case RuleKind::vmap_iifname:
         case RuleKind::arp_sender_allow:
           break;
       }

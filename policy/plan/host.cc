@@ -16,13 +16,29 @@ NftRule bare(RuleKind kind, bool counter = false) {
   return r;
 }
 
-NftRule jump(RuleKind kind, int family, std::string set, std::string target, std::string comment) {
+// [ip|ip6] saddr|daddr vmap @map, iifname vmap @map
+NftRule dispatch(RuleKind kind, int family, std::string map) {
   NftRule r = bare(kind);
   r.family = family;
-  r.peer_set = std::move(set);
-  r.target = std::move(target);
-  r.comment = std::move(comment);
+  r.peer_set = std::move(map);
   return r;
+}
+
+NftMap map(std::string name, MapKey key) {
+  NftMap m;
+  m.name = std::move(name);
+  m.key = key;
+  return m;
+}
+
+// Sorted by key; a key twice (two endpoints claiming one address) keeps the first endpoint's.
+void finish(NftMap& m) {
+  std::stable_sort(m.elements.begin(), m.elements.end(),
+                   [](const MapElement& a, const MapElement& b) { return a.key < b.key; });
+  m.elements.erase(
+      std::unique(m.elements.begin(), m.elements.end(),
+                  [](const MapElement& a, const MapElement& b) { return a.key == b.key; }),
+      m.elements.end());
 }
 
 NftSet own_set(std::string name, int family, const std::vector<IpAddr>& addrs,
@@ -67,35 +83,25 @@ NftChain host_chain(const std::string& id, const NftChain& in_namespace) {
   return c;
 }
 
+// Maps by direction and family: the base chains look the packet's source up in the egress maps
+// (the endpoint sending) and its destination in the ingress maps (the endpoint receiving).
 class PolicyTable {
  public:
   PolicyTable() {
     table_.name = kHostTableName;
-    forward_ = base_chain("forward", Hook::forward, 0);
-    input_ = base_chain("input", Hook::input, 0);
-    output_ = base_chain("output", Hook::output, 0);
-    for (NftChain* c : {&forward_, &input_, &output_})
-      c->rules.push_back(bare(RuleKind::ct_established_accept));
+    for (auto* m : {&egress4_, &egress6_, &ingress4_, &ingress6_}) m->elements.clear();
   }
 
   void add(const Endpoint& ep, const NftTable& table) {
     const std::string id = host_id(ep.name);
-    std::vector<int> families;
-    for (int family : {4, 6}) {
-      NftSet own = own_set(id + "-a" + std::to_string(family), family, ep.addresses, {}, false);
-      if (own.elements.empty()) continue;
-      families.push_back(family);
-      sets_.emplace(own.name, std::move(own));
-    }
     for (const auto& s : table.sets) sets_.emplace(s.name, s);
     for (const auto& chain : table.chains) {
       NftChain c = host_chain(id, chain);
       const bool egress = c.side == ChainSide::egress;
-      for (int family : families) {
-        const std::string own = id + "-a" + std::to_string(family);
-        const RuleKind kind = egress ? RuleKind::jump_from : RuleKind::jump_to;
-        for (NftChain* base : {&forward_, egress ? &input_ : &output_})
-          base->rules.push_back(jump(kind, family, own, c.name, ep.name));
+      for (const auto& a : ep.addresses) {
+        NftMap& m =
+            a.family == 4 ? (egress ? egress4_ : ingress4_) : (egress ? egress6_ : ingress6_);
+        m.elements.push_back({a.to_string(), c.name});
       }
       chains_.push_back(std::move(c));
     }
@@ -104,14 +110,32 @@ class PolicyTable {
   std::optional<NftTable> take() {
     if (chains_.empty()) return std::nullopt;
     for (auto& [name, set] : sets_) table_.sets.push_back(std::move(set));
-    table_.chains = {std::move(forward_), std::move(input_), std::move(output_)};
+    NftChain forward = base_chain("forward", Hook::forward, 0);
+    NftChain input = base_chain("input", Hook::input, 0);
+    NftChain output = base_chain("output", Hook::output, 0);
+    for (NftChain* c : {&forward, &input, &output})
+      c->rules.push_back(bare(RuleKind::ct_established_accept));
+    for (NftChain* c : {&forward, &input}) {
+      c->rules.push_back(dispatch(RuleKind::vmap_saddr, 4, egress4_.name));
+      c->rules.push_back(dispatch(RuleKind::vmap_saddr, 6, egress6_.name));
+    }
+    for (NftChain* c : {&forward, &output}) {
+      c->rules.push_back(dispatch(RuleKind::vmap_daddr, 4, ingress4_.name));
+      c->rules.push_back(dispatch(RuleKind::vmap_daddr, 6, ingress6_.name));
+    }
+    table_.chains = {std::move(forward), std::move(input), std::move(output)};
     for (auto& c : chains_) table_.chains.push_back(std::move(c));
+    for (auto* m : {&egress4_, &egress6_, &ingress4_, &ingress6_}) {
+      finish(*m);
+      table_.maps.push_back(std::move(*m));
+    }
     return std::move(table_);
   }
 
  private:
   NftTable table_;
-  NftChain forward_, input_, output_;
+  NftMap egress4_ = map("egress4", MapKey::ipv4), egress6_ = map("egress6", MapKey::ipv6);
+  NftMap ingress4_ = map("ingress4", MapKey::ipv4), ingress6_ = map("ingress6", MapKey::ipv6);
   std::map<std::string, NftSet> sets_;  // by name: a name means the same elements everywhere
   std::vector<NftChain> chains_;
 };
@@ -122,18 +146,13 @@ class AntispoofTable {
     table_.family = TableFamily::bridge;
     table_.name = kHostTableName;
     prerouting_ = base_chain("prerouting", Hook::prerouting, kBridgeFilterPriority);
+    prerouting_.rules.push_back(dispatch(RuleKind::vmap_iifname, 0, ports_.name));
   }
 
   void add(const Endpoint& ep, const std::vector<std::string>& ifnames) {
     const std::string id = host_id(ep.name);
     const std::string chain = id + "-spoof";
-    for (const auto& ifname : ifnames) {
-      NftRule r = bare(RuleKind::jump_iif);
-      r.ifname = ifname;
-      r.target = chain;
-      r.comment = ep.name;
-      prerouting_.rules.push_back(std::move(r));
-    }
+    for (const auto& ifname : ifnames) ports_.elements.push_back({ifname, chain});
     // The unspecified address (DHCP, ARP probes, duplicate address detection) and IPv6
     // link-local addresses are every interface's own.
     NftSet v4 = own_set(id + "-s4", 4, ep.addresses, {cidr_range("0.0.0.0/32")}, true);
@@ -168,12 +187,15 @@ class AntispoofTable {
     table_.sets = std::move(sets_);
     table_.chains.push_back(std::move(prerouting_));
     for (auto& c : chains_) table_.chains.push_back(std::move(c));
+    finish(ports_);
+    table_.maps.push_back(std::move(ports_));
     return std::move(table_);
   }
 
  private:
   NftTable table_;
   NftChain prerouting_;
+  NftMap ports_ = map("ports", MapKey::ifname);
   std::vector<NftSet> sets_;
   std::vector<NftChain> chains_;
 };

@@ -3,16 +3,20 @@
 // from the same Plan as the in-namespace tables, so both layers enforce one policy.
 //
 //   table inet bulkhead-host {            the policy, keyed by the endpoints' own addresses
-//     chain forward / input / output      ct established,related accept, then per endpoint:
-//                                         ip saddr @<id>-a4 jump <id>-egress,
-//                                         ip daddr @<id>-a4 jump <id>-ingress
+//     map egress4, egress6                an endpoint's address : jump <id>-egress
+//     map ingress4, ingress6              an endpoint's address : jump <id>-ingress
+//     chain forward / input / output      ct established,related accept, then
+//                                         ip saddr vmap @egress4, ip daddr vmap @ingress4 (and v6)
 //     chain <id>-egress, <id>-ingress     the endpoint's in-namespace chain, loopback left out,
 //                                         each accept a return (the other side is asked next)
 //   }
 //   table bridge bulkhead-host {          anti-spoofing, keyed by bridge port
-//     chain prerouting                    iifname "<port>" jump <id>-spoof
+//     map ports                           "<port>" : jump <id>-spoof
+//     chain prerouting                    iifname vmap @ports
 //     chain <id>-spoof                    own source addresses (and ARP sender) return, else drop
 //   }
+// The base chains never change: an endpoint arriving or leaving adds or removes its chains, its
+// sets and its map elements, and touches nothing of the others'.
 // Keying the policy by address is sound only together with the anti-spoofing table: a frame
 // from an endpoint's port carries one of its own addresses or is dropped before the IP hooks.
 #pragma once

@@ -60,11 +60,11 @@ enum class RuleKind {
   log,
   // counter accept: the end of an audit-only chain, counting what audit policies would deny
   final_accept,
-  // Host layer (docs/host-layer.md): [family] ip saddr @peer_set jump target / ip daddr ...
-  jump_from,
-  jump_to,
-  // iifname "ifname" jump target: a bridge port's frames to its anti-spoofing chain
-  jump_iif,
+  // Host layer (docs/host-layer.md): dispatch through the verdict map named by peer_set, keyed by
+  // the source address (ip saddr vmap @m), the destination address, or the input interface.
+  vmap_saddr,
+  vmap_daddr,
+  vmap_iifname,
   // arp saddr ip @peer_set accept: an ARP frame whose sender address is the endpoint's own
   arp_sender_allow,
 };
@@ -86,9 +86,6 @@ struct NftRule {
   uint32_t log_burst = 0;
   uint16_t log_group = 0;
   std::string log_prefix;  // at most kLogPrefixMax bytes, no '"'
-  // jump rules only:
-  std::string target;  // the chain jumped to
-  std::string ifname;  // jump_iif: the interface matched
   // Read back from the kernel; never part of equality.
   uint64_t packets = 0;
   uint64_t bytes = 0;
@@ -97,8 +94,7 @@ struct NftRule {
     return kind == o.kind && family == o.family && peer_set == o.peer_set && proto == o.proto &&
            port_first == o.port_first && port_last == o.port_last && counter == o.counter &&
            comment == o.comment && log_rate == o.log_rate && log_burst == o.log_burst &&
-           log_group == o.log_group && log_prefix == o.log_prefix && target == o.target &&
-           ifname == o.ifname;
+           log_group == o.log_group && log_prefix == o.log_prefix;
   }
 };
 
@@ -132,9 +128,26 @@ inline ChainSide side_of(const NftChain& c) {
 // are inet, the host layer's anti-spoofing table is bridge (its chains see bridge ports).
 enum class TableFamily { inet, bridge };
 
+// A verdict map: each key jumps to a chain. The host layer dispatches through them (an endpoint's
+// address to its chains, a bridge port to its anti-spoofing chain), so an endpoint arriving or
+// leaving is an element change, and a lookup costs the same at 10 endpoints as at 10,000.
+enum class MapKey { ipv4, ipv6, ifname };
+struct MapElement {
+  std::string key;    // an address ("198.18.0.2") or an interface name
+  std::string chain;  // jumped to
+  auto operator<=>(const MapElement&) const = default;
+};
+struct NftMap {
+  std::string name;
+  MapKey key = MapKey::ipv4;
+  std::vector<MapElement> elements;  // sorted by key
+  auto operator<=>(const NftMap&) const = default;
+};
+
 struct NftTable {
   std::vector<NftSet> sets;      // sorted by name
   std::vector<NftChain> chains;  // ingress first, then egress
+  std::vector<NftMap> maps;      // sorted by name
   TableFamily family = TableFamily::inet;
   std::string name = kTableName;
   bool operator==(const NftTable&) const = default;

@@ -105,11 +105,28 @@ std::string log_text(const NftRule& r) {
   return out + " group " + std::to_string(r.log_group);
 }
 
-// iifname "veth1" / ip saddr @set / ip6 daddr @set, before the jump.
-std::string jump_text(const NftRule& r) {
-  if (r.kind == RuleKind::jump_iif) return "iifname \"" + r.ifname + "\"";
+// ip saddr vmap @m / ip6 daddr vmap @m / iifname vmap @m
+std::string dispatch_text(const NftRule& r) {
+  if (r.kind == RuleKind::vmap_iifname) return "iifname vmap @" + r.peer_set;
   return std::string(r.family == 6 ? "ip6" : "ip") +
-         (r.kind == RuleKind::jump_from ? " saddr @" : " daddr @") + r.peer_set;
+         (r.kind == RuleKind::vmap_saddr ? " saddr vmap @" : " daddr vmap @") + r.peer_set;
+}
+
+std::string map_text(const NftMap& m) {
+  const char* type = m.key == MapKey::ifname ? "ifname"
+                     : m.key == MapKey::ipv6 ? "ipv6_addr"
+                                             : "ipv4_addr";
+  std::string out = "\tmap " + m.name + " {\n\t\ttype " + type + " : verdict\n";
+  if (!m.elements.empty()) {
+    out += "\t\telements = { ";
+    for (size_t i = 0; i < m.elements.size(); ++i) {
+      if (i > 0) out += ",\n\t\t\t     ";
+      const auto& e = m.elements[i];
+      out += (m.key == MapKey::ifname ? "\"" + e.key + "\"" : e.key) + " : jump " + e.chain;
+    }
+    out += " }\n";
+  }
+  return out + "\t}\n";
 }
 
 const char* verdict_text(const NftRule& r, bool accept_returns) {
@@ -119,10 +136,10 @@ const char* verdict_text(const NftRule& r, bool accept_returns) {
       return "drop";
     case RuleKind::log:
       return "";  // a log rule has no verdict: the packet goes on to the chain's final rule
-    case RuleKind::jump_from:
-    case RuleKind::jump_to:
-    case RuleKind::jump_iif:
-      return "jump";
+    case RuleKind::vmap_saddr:
+    case RuleKind::vmap_daddr:
+    case RuleKind::vmap_iifname:
+      return "";  // the map's element says where to go
     default:
       return accept_returns ? "return" : "accept";
   }
@@ -147,10 +164,10 @@ std::string rule_text(const NftRule& r, const NftChain& chain) {
     case RuleKind::allow:
       out = allow_match(r, side);
       break;
-    case RuleKind::jump_from:
-    case RuleKind::jump_to:
-    case RuleKind::jump_iif:
-      out = jump_text(r);
+    case RuleKind::vmap_saddr:
+    case RuleKind::vmap_daddr:
+    case RuleKind::vmap_iifname:
+      out = dispatch_text(r);
       break;
     case RuleKind::arp_sender_allow:
       out = "arp saddr ip @" + r.peer_set;
@@ -165,7 +182,6 @@ std::string rule_text(const NftRule& r, const NftChain& chain) {
   if (r.counter) out += (out.empty() ? "" : " ") + counter_text(r);
   const std::string verdict = verdict_text(r, chain.accept_returns);
   if (!verdict.empty()) out += (out.empty() ? "" : " ") + verdict;
-  if (!r.target.empty()) out += " " + r.target;
   if (!r.comment.empty()) {
     out += " comment \"" + truncate_utf8(sanitize_comment(r.comment), kNftCommentMax) + "\"";
   }
@@ -216,6 +232,10 @@ std::string render_nft(const NftTable& table) {
     if (s.interval) out += "\t\tflags interval\n";
     if (!s.elements.empty()) out += "\t\telements = " + elements_text(s) + "\n";
     out += "\t}\n";
+  }
+  for (const auto& m : table.maps) {
+    separate();
+    out += map_text(m);
   }
   for (const auto& c : table.chains) {
     separate();

@@ -37,6 +37,7 @@ Status FakeDataplane::apply(const policy::EndpointPlan& plan, ApplyOutcome* outc
   bool changed = false;
   switch (delta.change) {
     case NftChange::none:
+    case NftChange::objects:  // plan_nft_delta never plans it
       break;
     case NftChange::elements:
       line += " nft elements";

@@ -232,6 +232,57 @@ TEST_F(HostLayer, AMembershipChangeUpdatesElementsOnly) {
   EXPECT_EQ(change->antispoof, NftChange::none);
 }
 
+// An endpoint arriving adds its own chains, sets and map elements; leaving takes them away. The
+// other endpoints' chains stay, with what they counted, and the tables match the plan each time.
+TEST_F(HostLayer, AnEndpointArrivingOrLeavingTouchesOnlyItsOwnObjects) {
+  ASSERT_TRUE(commit_host_tables(*host_sock_, std::nullopt, host_).ok());
+  enforce_then_tamper();
+  ASSERT_EQ(connections("198.18.40.2"), 0);
+  auto listing = [&](const char* family) {
+    std::string listed;
+    sh(std::string("ip netns exec ") + sw_ + " nft list table " + family + " bulkhead-host",
+       &listed);
+    return listed;
+  };
+  auto drops = [&] {
+    std::smatch m;
+    const std::string listed = listing("inet");
+    return std::regex_search(listed, m, std::regex("counter packets ([0-9]+) bytes [0-9]+ drop"))
+               ? std::stoi(m[1])
+               : -1;
+  };
+  const int before = drops();
+  ASSERT_GE(before, kTries);
+
+  // A fourth endpoint, isolated like the sandbox, on a port of its own.
+  policy::Endpoints more = endpoints_;
+  more.push_back(endpoint("sandbox2", "app=sandbox", {"198.18.40.7"}));
+  std::vector<policy::HostPort> ports = ports_;
+  ports.push_back({"sandbox2", port_name("d")});
+  const policy::HostPlan arrived =
+      policy::compile_host(policy::compile(policy_, more), more, ports);
+  auto change = commit_host_tables(*host_sock_, host_, arrived);
+  ASSERT_TRUE(change.ok()) << change.error().to_string();
+  EXPECT_EQ(change->policy, NftChange::objects);
+  EXPECT_EQ(change->antispoof, NftChange::objects);
+  EXPECT_EQ(drops(), before) << "the sandbox's chain was rewritten";
+  const std::string id = policy::host_id("sandbox2");
+  EXPECT_NE(listing("inet").find("chain " + id + "-egress"), std::string::npos);
+  EXPECT_NE(listing("bridge").find("chain " + id + "-spoof"), std::string::npos);
+
+  change = commit_host_tables(*host_sock_, arrived, host_);
+  ASSERT_TRUE(change.ok()) << change.error().to_string();
+  EXPECT_EQ(change->policy, NftChange::objects);
+  EXPECT_EQ(drops(), before);
+  EXPECT_EQ(listing("inet").find(id), std::string::npos);
+  EXPECT_EQ(listing("bridge").find(id), std::string::npos);
+  // What is left is exactly the plan of the three.
+  std::string listed =
+      std::regex_replace(listing("bridge"), std::regex("counter packets [0-9]+ bytes [0-9]+"),
+                         "counter packets 0 bytes 0");
+  EXPECT_EQ(listed, policy::render_nft(*host_.antispoof));
+}
+
 // `nft list` prints both tables exactly as render_nft writes them, so `bulkhead compile` shows
 // what the kernel holds.
 TEST_F(HostLayer, ListingMatchesTheRenderedTables) {

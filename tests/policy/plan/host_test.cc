@@ -41,60 +41,75 @@ TEST_F(HostPlanTest, EndpointsWithoutAPortAreNotCovered) {
   EXPECT_EQ(compile_host(plan, endpoints, {{"gone", "veth-gone"}}), HostPlan{});
 }
 
-TEST_F(HostPlanTest, PolicyTableJumpsByOwnAddressToTheEndpointsChains) {
+TEST_F(HostPlanTest, PolicyTableDispatchesByOwnAddressToTheEndpointsChains) {
   const HostPlan host = compile_host(plan, endpoints, {{"api", "veth-api"}, {"web", "veth-web"}});
   ASSERT_TRUE(host.policy.has_value());
+  const std::string id = host_id("api");
   EXPECT_EQ(
       render_nft(*host.policy),
       "table inet bulkhead-host {\n"
-      "\tset e" +
-          host_id("api").substr(1) +
-          "-a4 {\n"
-          "\t\ttype ipv4_addr\n"
-          "\t\telements = { 198.18.0.3 }\n"
+      "\tset web_v4 {\n"
+      "\t\ttype ipv4_addr\n"
+      "\t\telements = { 198.18.0.2 }\n"
+      "\t}\n"
+      "\n"
+      "\tset web_v6 {\n"
+      "\t\ttype ipv6_addr\n"
+      "\t\telements = { 2001:db8::2 }\n"
+      "\t}\n"
+      "\n"
+      "\tmap egress4 {\n"
+      "\t\ttype ipv4_addr : verdict\n"
+      "\t}\n"
+      "\n"
+      "\tmap egress6 {\n"
+      "\t\ttype ipv6_addr : verdict\n"
+      "\t}\n"
+      "\n"
+      "\tmap ingress4 {\n"
+      "\t\ttype ipv4_addr : verdict\n"
+      "\t\telements = { 198.18.0.3 : jump " +
+          id +
+          "-ingress }\n"
           "\t}\n"
           "\n"
-          "\tset web_v4 {\n"
-          "\t\ttype ipv4_addr\n"
-          "\t\telements = { 198.18.0.2 }\n"
-          "\t}\n"
-          "\n"
-          "\tset web_v6 {\n"
-          "\t\ttype ipv6_addr\n"
-          "\t\telements = { 2001:db8::2 }\n"
+          "\tmap ingress6 {\n"
+          "\t\ttype ipv6_addr : verdict\n"
           "\t}\n"
           "\n"
           "\tchain forward {\n"
           "\t\ttype filter hook forward priority filter; policy accept;\n"
           "\t\tct state established,related accept\n"
-          "\t\tip daddr @" +
-          host_id("api") + "-a4 jump " + host_id("api") +
-          "-ingress comment \"api\"\n"
+          "\t\tip saddr vmap @egress4\n"
+          "\t\tip6 saddr vmap @egress6\n"
+          "\t\tip daddr vmap @ingress4\n"
+          "\t\tip6 daddr vmap @ingress6\n"
           "\t}\n"
           "\n"
           "\tchain input {\n"
           "\t\ttype filter hook input priority filter; policy accept;\n"
           "\t\tct state established,related accept\n"
+          "\t\tip saddr vmap @egress4\n"
+          "\t\tip6 saddr vmap @egress6\n"
           "\t}\n"
           "\n"
           "\tchain output {\n"
           "\t\ttype filter hook output priority filter; policy accept;\n"
           "\t\tct state established,related accept\n"
-          "\t\tip daddr @" +
-          host_id("api") + "-a4 jump " + host_id("api") +
-          "-ingress comment \"api\"\n"
+          "\t\tip daddr vmap @ingress4\n"
+          "\t\tip6 daddr vmap @ingress6\n"
           "\t}\n"
           "\n"
           "\tchain " +
-          host_id("api") +
+          id +
           "-ingress {\n"
           "\t\tct state established,related return\n"
           "\t\tct state invalid drop\n"
           "\t\ticmpv6 type 133-137 return\n"
-          "\t\tip saddr @web_v4 tcp dport 8080 counter packets 0 bytes 0 return comment "
-          "\"lock: web -> api 8080/tcp (p.yaml:2:1)\"\n"
-          "\t\tip6 saddr @web_v6 tcp dport 8080 counter packets 0 bytes 0 return comment "
-          "\"lock: web -> api 8080/tcp (p.yaml:2:1)\"\n"
+          "\t\tip saddr @web_v4 tcp dport 8080 counter packets 0 bytes 0 return comment \"lock: "
+          "web -> api 8080/tcp (p.yaml:2:1)\"\n"
+          "\t\tip6 saddr @web_v6 tcp dport 8080 counter packets 0 bytes 0 return comment \"lock: "
+          "web -> api 8080/tcp (p.yaml:2:1)\"\n"
           "\t\tlimit rate 10/second burst 20 packets log prefix \"bulkhead deny ingress api\" "
           "group 4242\n"
           "\t\tcounter packets 0 bytes 0 drop comment \"drop other ingress (isolated by lock)\"\n"
@@ -126,14 +141,19 @@ TEST_F(HostPlanTest, AntispoofingAdmitsOwnUnspecifiedAndLinkLocalSources) {
                 "\t\t\t     fe80::/10 }\n"
                 "\t}\n"
                 "\n"
+                "\tmap ports {\n"
+                "\t\ttype ifname : verdict\n"
+                "\t\telements = { \"veth-web\" : jump " +
+                id +
+                "-spoof,\n"
+                "\t\t\t     \"veth-web2\" : jump " +
+                id +
+                "-spoof }\n"
+                "\t}\n"
+                "\n"
                 "\tchain prerouting {\n"
                 "\t\ttype filter hook prerouting priority filter; policy accept;\n"
-                "\t\tiifname \"veth-web\" jump " +
-                id +
-                "-spoof comment \"web\"\n"
-                "\t\tiifname \"veth-web2\" jump " +
-                id +
-                "-spoof comment \"web\"\n"
+                "\t\tiifname vmap @ports\n"
                 "\t}\n"
                 "\n"
                 "\tchain " +
