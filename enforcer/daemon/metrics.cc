@@ -78,6 +78,11 @@ Metrics::Metrics(std::unique_ptr<prometheus::Exposer> exposer)
                    .Help("Packets dropped by an endpoint's final drop rule since its chain was "
                          "last replaced")
                    .Register(*registry_)),
+      invalid_(prometheus::BuildGauge()
+                   .Name("bulkhead_invalid_dropped_packets")
+                   .Help("Packets dropped as conntrack state invalid in an endpoint's chain since "
+                         "it was last replaced")
+                   .Register(*registry_)),
       flows_(prometheus::BuildCounter()
                  .Name("bulkhead_denied_flows_total")
                  .Help("Packets of denied or would-deny new connections seen by the flow log "
@@ -93,6 +98,11 @@ Metrics::Metrics(std::unique_ptr<prometheus::Exposer> exposer)
 
 void Metrics::set_endpoints(const std::string& state, double n) {
   endpoints_.Add({{"state", state}}).Set(n);
+}
+
+void Metrics::set_invalid(const std::string& endpoint, const std::string& direction,
+                          double packets) {
+  invalid_.Add({{"endpoint", endpoint}, {"direction", direction}}).Set(packets);
 }
 
 void Metrics::set_dropped(const std::string& endpoint, const std::string& direction,

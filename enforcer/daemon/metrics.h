@@ -35,6 +35,7 @@ class Metrics {
   // Packets the final drop rules counted, per endpoint and direction (a gauge: it mirrors the
   // kernel counters, which restart when a chain is replaced).
   void set_dropped(const std::string& endpoint, const std::string& direction, double packets);
+  void set_invalid(const std::string& endpoint, const std::string& direction, double packets);
   // One packet of a denied (or would-deny) new connection that reached the flow log, per endpoint,
   // direction, deciding policy and verdict ("denied", "would-deny").
   void count_flow(const std::string& endpoint, const std::string& direction,
@@ -64,6 +65,7 @@ class Metrics {
   prometheus::Counter& reloads_ok_;
   prometheus::Counter& reloads_failed_;
   prometheus::Family<prometheus::Gauge>& dropped_;
+  prometheus::Family<prometheus::Gauge>& invalid_;
   prometheus::Family<prometheus::Counter>& flows_;
   prometheus::Family<prometheus::Counter>& hook_requests_;
   std::map<std::string, std::vector<prometheus::Counter*>> flow_series_;  // by endpoint

@@ -75,13 +75,16 @@ void Publication::endpoints(const Reconciler& reconciler, size_t unenforceable) 
 void Publication::counters(const Reconciler& reconciler) {
   if (!metrics_) return;
   for (const auto& [name, st] : reconciler.endpoints()) {
-    std::map<std::string, uint64_t> dropped;  // by chain
+    std::map<std::string, uint64_t> dropped, invalid;  // by chain
     for_each_reading(
         st, [&](const policy::NftChain& chain, const policy::NftRule& rule, const RuleCounter& c) {
           dropped[chain.name] += rule.kind == policy::RuleKind::final_drop ? c.packets : 0;
+          invalid[chain.name] += rule.kind == policy::RuleKind::ct_invalid_drop ? c.packets : 0;
         });
     for (const auto& [chain, packets] : dropped)
       metrics_->set_dropped(name, chain, static_cast<double>(packets));
+    for (const auto& [chain, packets] : invalid)
+      metrics_->set_invalid(name, chain, static_cast<double>(packets));
   }
 }
 

@@ -54,6 +54,7 @@ void add_counters(Json& e, const EndpointState& st) {
   auto& rules = e["rules"] = Json::array();
   if (st.dirty || !st.desired.table) {
     e["allowed_packets"] = e["dropped_packets"] = e["would_deny_packets"] = 0;
+    e["invalid_packets"] = 0;
     e["counters_at"] = "";
     return;
   }
@@ -66,14 +67,17 @@ void add_counters(Json& e, const EndpointState& st) {
                            {"packets", nullptr},
                            {"bytes", nullptr}});
     e["allowed_packets"] = e["dropped_packets"] = e["would_deny_packets"] = nullptr;
+    e["invalid_packets"] = nullptr;
     e["counters_at"] = "";
     return;
   }
-  uint64_t allowed = 0, dropped = 0, would_deny = 0;
+  uint64_t allowed = 0, dropped = 0, would_deny = 0, invalid = 0;
   for_each_reading(
       st, [&](const policy::NftChain& chain, const policy::NftRule& r, const RuleCounter& c) {
         if (r.kind == policy::RuleKind::final_drop)
           dropped += c.packets;
+        else if (r.kind == policy::RuleKind::ct_invalid_drop)
+          invalid += c.packets;  // not of any connection conntrack knows: dropped before policy
         else if (r.kind == policy::RuleKind::final_accept)
           would_deny += c.packets;  // an audit-only chain's end: passed, would be denied
         else
@@ -86,6 +90,7 @@ void add_counters(Json& e, const EndpointState& st) {
   e["allowed_packets"] = allowed;
   e["dropped_packets"] = dropped;
   e["would_deny_packets"] = would_deny;
+  e["invalid_packets"] = invalid;
   e["counters_at"] = iso_time(*st.counters.at, true);
 }
 

@@ -414,7 +414,8 @@ class Compiler {
                        RuleKind::loopback_accept, RuleKind::icmpv6_nd_accept}) {
       NftRule r;
       r.kind = k;
-      r.counter = false;
+      // Invalid packets dropped are counted, so that a drop there shows in status and metrics.
+      r.counter = k == RuleKind::ct_invalid_drop;
       chain.rules.push_back(r);
     }
 

@@ -99,7 +99,7 @@ kill -CONT "$daemon_pid"
 [ "$connected" = 0 ] || fail "$connected of 20 reached the denied peer with the ruleset flushed"
 [ "$reached" = 20 ] || fail "only $reached of 20 reached the allowed peer with the ruleset flushed"
 pkts=$(ip netns exec "$sw" nft list table inet bulkhead-host |
-  awk '/chain e[0-9a-f]+-egress/{e=1} e && /counter packets [0-9]+ bytes [0-9]+ drop/{print $3; exit}')
+  awk '/chain e[0-9a-f]+-egress/{e=1} e && /counter packets [0-9]+ bytes [0-9]+ drop comment "drop other/{print $3; exit}')
 wait_for 5 has_table "$prefix-sandbox" || fail "the sandbox's own table was not repaired"
 [ "${pkts:-0}" -ge 20 ] || fail "the host layer's drop counted ${pkts:-0} packets: $(ip netns exec "$sw" nft list table inet bulkhead-host)"
 

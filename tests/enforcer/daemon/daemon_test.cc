@@ -244,8 +244,10 @@ TEST_F(DaemonTest, StatusShowsTheResyncsCountersWithoutReadingTheKernel) {
   ASSERT_EQ(ingress.rules.back().kind, policy::RuleKind::final_drop);
   ingress.rules.back().packets = 5;
   int allows = 0;
-  for (auto& r : ingress.rules)
+  for (auto& r : ingress.rules) {
     if (r.kind == policy::RuleKind::allow) r.packets = ++allows;
+    if (r.kind == policy::RuleKind::ct_invalid_drop) r.packets = 2;
+  }
   fake.set_observed("/run/netns/api", *seen);
   clock.advance(30s);
   d->resync();
@@ -257,6 +259,7 @@ TEST_F(DaemonTest, StatusShowsTheResyncsCountersWithoutReadingTheKernel) {
   ASSERT_GE(allows, 1);
   EXPECT_EQ(e["allowed_packets"], allows * (allows + 1) / 2);
   EXPECT_EQ(e["would_deny_packets"], 0);
+  EXPECT_EQ(e["invalid_packets"], 2) << "ct state invalid drops are counted apart";
   EXPECT_EQ(e["counters_at"], "2026-01-02T03:04:35.000Z");
   bool drop_listed = false;
   for (const auto& r : e["rules"])

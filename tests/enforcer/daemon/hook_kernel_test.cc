@@ -108,7 +108,7 @@ class HookKernelTest : public ::testing::Test {
     dataplane = netlink::make_kernel_dataplane();
     d = std::make_unique<Daemon>(opts, *dataplane, factory, time);
     d->set_container_lookup(
-        std::make_unique<ListOnly>(ListedContainer{"idweb", "web", {{"app", "web"}}}));
+        std::make_unique<ListOnly>(ListedContainer{"idweb", "web", {{"app", "web"}}, {}}));
     ASSERT_EQ(d->build_sources(), std::nullopt);
     ASSERT_EQ(d->load_policies(), std::nullopt);
     ASSERT_EQ(d->start_sources(), std::nullopt);

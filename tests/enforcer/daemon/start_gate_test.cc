@@ -88,8 +88,8 @@ class StartGateTest : public ::testing::Test {
     opts.status_socket = (dir / "status.sock").string();
     opts.hook_socket.clear();  // the handlers are driven directly
     // api runs already; web and a batch job start through the hook.
-    lookup->containers["idweb"] = {"idweb", "web", {{"app", "web"}}};
-    lookup->containers["idjob"] = {"idjob", "job", {{"app", "batch"}}};
+    lookup->containers["idweb"] = {"idweb", "web", {{"app", "web"}}, {}};
+    lookup->containers["idjob"] = {"idjob", "job", {{"app", "batch"}}, {}};
     lookup->namespaces[100] = {1001, false, {*policy::IpAddr::parse("198.18.0.3")}};
     lookup->namespaces[200] = {2002, false, {*policy::IpAddr::parse("198.18.0.2")}};
     lookup->namespaces[300] = {3003, false, {*policy::IpAddr::parse("198.18.0.9")}};
@@ -153,7 +153,7 @@ TEST_F(StartGateTest, SelectedContainerIsAppliedBeforeTheAnswer) {
 }
 
 TEST_F(StartGateTest, ABatchIsOneListOneCompileOwnTablesThenOnePeerUpdate) {
-  lookup->containers["idweb2"] = {"idweb2", "web2", {{"app", "web"}}};
+  lookup->containers["idweb2"] = {"idweb2", "web2", {{"app", "web"}}, {}};
   lookup->namespaces[400] = {4004, false, {*policy::IpAddr::parse("198.18.0.4")}};
   auto d = start();
   auto answers = d->answer_hooks({{"idweb", 200, "docker"},
@@ -176,7 +176,7 @@ TEST_F(StartGateTest, AContainerJoiningAnEndpointsNamespaceIsMergedIntoThatEndpo
   // "plain" runs unselected; "side" starts with --network container:plain and app=web.
   lookup->namespaces[500] = {5005, false, {*policy::IpAddr::parse("198.18.0.5")}};
   lookup->namespaces[600] = {5005, false, {*policy::IpAddr::parse("198.18.0.5")}};
-  lookup->containers["idside"] = {"idside", "side", {{"app", "web"}}};
+  lookup->containers["idside"] = {"idside", "side", {{"app", "web"}}, {}};
   policy::Endpoint plain = endpoint("plain", "-", "198.18.0.5", 500);
   plain.labels = {{"team", "x"}};
   Snapshot snap;
@@ -264,7 +264,7 @@ TEST_F(StartGateTest, UnselectedContainerIsAnsweredAtOnce) {
 
 TEST_F(StartGateTest, HostNamespaceIsNeverProgrammed) {
   auto d = start();
-  lookup->containers["idhost"] = {"idhost", "hostnet", {{"app", "web"}}};
+  lookup->containers["idhost"] = {"idhost", "hostnet", {{"app", "web"}}, {}};
   EXPECT_EQ(d->answer_hook({"idhost", 1, "docker"}),
             (HookAnswer{Verdict::kUnselected,
                         "shares the host's network namespace: cannot be segmented there"}));

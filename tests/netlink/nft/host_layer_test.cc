@@ -153,8 +153,8 @@ TEST_F(HostLayer, TheWorkloadDeletingItsOwnTableStillCannotReachADeniedPeer) {
   std::string listed;
   ASSERT_EQ(sh("ip netns exec " + sw_ + " nft list table inet bulkhead-host", &listed), 0);
   std::smatch m;
-  ASSERT_TRUE(
-      std::regex_search(listed, m, std::regex("counter packets ([0-9]+) bytes [0-9]+ drop")))
+  ASSERT_TRUE(std::regex_search(
+      listed, m, std::regex("counter packets ([0-9]+) bytes [0-9]+ drop comment \"drop other")))
       << listed;
   EXPECT_GE(std::stoi(m[1]), kTries) << "the host layer's drop counted less than the probes";
 }
@@ -210,7 +210,9 @@ TEST_F(HostLayer, AMembershipChangeUpdatesElementsOnly) {
     std::string listed;
     sh("ip netns exec " + sw_ + " nft list table inet bulkhead-host", &listed);
     std::smatch m;
-    return std::regex_search(listed, m, std::regex("counter packets ([0-9]+) bytes [0-9]+ drop"))
+    return std::regex_search(
+               listed, m,
+               std::regex("counter packets ([0-9]+) bytes [0-9]+ drop comment \"drop other"))
                ? std::stoi(m[1])
                : -1;
   };
@@ -247,7 +249,9 @@ TEST_F(HostLayer, AnEndpointArrivingOrLeavingTouchesOnlyItsOwnObjects) {
   auto drops = [&] {
     std::smatch m;
     const std::string listed = listing("inet");
-    return std::regex_search(listed, m, std::regex("counter packets ([0-9]+) bytes [0-9]+ drop"))
+    return std::regex_search(
+               listed, m,
+               std::regex("counter packets ([0-9]+) bytes [0-9]+ drop comment \"drop other"))
                ? std::stoi(m[1])
                : -1;
   };

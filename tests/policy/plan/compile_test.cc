@@ -128,7 +128,7 @@ TEST(Compile, ShopExampleRendersToTheExactTable) {
 	chain ingress {
 		type filter hook input priority filter; policy accept;
 		ct state established,related accept
-		ct state invalid drop
+		ct state invalid counter packets 0 bytes 0 drop
 		iif "lo" accept
 		icmpv6 type 133-137 accept
 		ip saddr @web_v4 tcp dport 8080 counter packets 0 bytes 0 accept comment "shop: web -> api 8080/tcp (shop.yaml:20:7)"
@@ -140,7 +140,7 @@ TEST(Compile, ShopExampleRendersToTheExactTable) {
 	chain egress {
 		type filter hook output priority filter; policy accept;
 		ct state established,related accept
-		ct state invalid drop
+		ct state invalid counter packets 0 bytes 0 drop
 		oif "lo" accept
 		icmpv6 type 133-137 accept
 		ip daddr @cidr_c566595c_v4 udp dport 53 counter packets 0 bytes 0 accept comment "shop: api -> 198.18.0.0/16 except 198.18.1.0/24 53/udp (shop.yaml:22:7)"

@@ -104,7 +104,7 @@ TEST_F(HostPlanTest, PolicyTableDispatchesByOwnAddressToTheEndpointsChains) {
           id +
           "-ingress {\n"
           "\t\tct state established,related return\n"
-          "\t\tct state invalid drop\n"
+          "\t\tct state invalid counter packets 0 bytes 0 drop\n"
           "\t\ticmpv6 type 133-137 return\n"
           "\t\tip saddr @web_v4 tcp dport 8080 counter packets 0 bytes 0 return comment \"lock: "
           "web -> api 8080/tcp (p.yaml:2:1)\"\n"
