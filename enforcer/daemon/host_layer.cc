@@ -1,5 +1,6 @@
 #include "enforcer/daemon/host_layer.h"
 
+#include <algorithm>
 #include <set>
 
 namespace bulkhead::daemon {
@@ -53,7 +54,18 @@ Status HostLayer::apply(const std::map<std::string, EndpointState>& desired,
 
   policy::HostPlan host = policy::compile_host(plan, endpoints, ports);
   if (!applied_ || *applied_ != host) {
-    if (auto st = dp_.apply_host(host_netns_, host); !st.ok()) return st;
+    if (auto st = dp_.apply_host(host_netns_, host); !st.ok()) {
+      // The kernel keeps the previous tables: what they covered is still enforced, by the plan
+      // before this one.
+      for (auto& [name, c] : coverage_) {
+        c.enforced = applied_ && std::binary_search(applied_->endpoints.begin(),
+                                                    applied_->endpoints.end(), name);
+        c.detail =
+            "the last host apply failed, the previous tables stay: " + st.error().to_string() +
+            (c.detail.empty() ? "" : "; " + c.detail);
+      }
+      return st;
+    }
     applied_ = std::move(host);
   }
   dirty_ = scan_failed;

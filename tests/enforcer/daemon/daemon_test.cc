@@ -390,6 +390,9 @@ TEST_F(DaemonTest, HostLayerFollowsTheEndpointsAndRetriesAFailure) {
             "forget /run/netns/web\n"
             "apply api (/run/netns/api): nft elements web_v4 +0 -1\n"
             "error apply host /run/netns/sw: nft transaction: injected\n");
+  const Json api = endpoint_status(status(*d), "api")["layers"]["host"];
+  EXPECT_EQ(api["enforced"], true) << "the previous tables, which cover api, stay";
+  EXPECT_NE(api["detail"].get<std::string>().find("the last host apply failed"), std::string::npos);
   fake.clear_lines();
   d->apply_due();
   EXPECT_EQ(fake.text(),
