@@ -3,12 +3,14 @@
 // (tests/support/fake_dataplane.h) records operations as text for reconciler tests.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "common/result.h"
 #include "netlink/nft/apply.h"
+#include "netlink/nft/read.h"
 #include "netlink/tc/host_ports.h"
 #include "policy/plan/host.h"
 #include "policy/plan/plan.h"
@@ -57,6 +59,8 @@ class Dataplane {
   // Whether bridged traffic in `host_netns` passes the IP hooks (br_netfilter on), where the
   // host layer's policy table sits.
   virtual Result<bool> host_sees_bridged_traffic(const std::string& host_netns) = 0;
+  // What each chain of the two host tables dropped (their counted drops), by chain name.
+  virtual Result<std::map<std::string, ChainDrops>> host_drops(const std::string& host_netns) = 0;
 
   // The namespace sessions the calls above use, for the daemon's other users of a namespace (the
   // tamper watch, the flow log); nullptr when there are none (a fake).

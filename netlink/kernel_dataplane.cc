@@ -75,6 +75,22 @@ class KernelDataplane final : public Dataplane {
     return scan_host_ports((*session)->ns(), **host);
   }
 
+  Result<std::map<std::string, ChainDrops>> host_drops(const std::string& host_netns) override {
+    std::lock_guard lock(mu_);
+    auto sock = host_socket(host_netns);
+    if (!sock.ok()) return sock.error();
+    std::map<std::string, ChainDrops> out;
+    for (auto family : {policy::TableFamily::inet, policy::TableFamily::bridge}) {
+      auto drops = read_drop_counters(**sock, {family, policy::kHostTableName});
+      if (!drops.ok()) {
+        host_->nft.reset();
+        return drops.error();
+      }
+      out.merge(*drops);
+    }
+    return out;
+  }
+
   Result<bool> host_sees_bridged_traffic(const std::string& host_netns) override {
     std::lock_guard lock(mu_);
     auto host = host_handle(host_netns);

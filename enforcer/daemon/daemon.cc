@@ -331,6 +331,10 @@ void Daemon::sources_changed() {
 void Daemon::resync() {
   const auto drifted = reconciler_.check_drift();
   for (const auto& name : drifted) log::warn("drift detected; repairing", {{"endpoint", name}});
+  if (host_layer_) {
+    if (auto st = host_layer_->read_drops(); !st.ok())
+      log::warn("host layer counters not read", {{"error", st.error().to_string()}});
+  }
   publication_.resynced(drifted.size());
   publication_.counters(reconciler_);
 }

@@ -72,4 +72,29 @@ Status HostLayer::apply(const std::map<std::string, EndpointState>& desired,
   return {};
 }
 
+Status HostLayer::read_drops() {
+  if (!applied_) return {};
+  auto chains = dp_.host_drops(host_netns_);
+  if (!chains.ok()) return chains.error();
+  auto at = [&](const std::string& chain) {
+    auto it = chains->find(chain);
+    return it == chains->end() ? netlink::ChainDrops{} : it->second;
+  };
+  std::map<std::string, HostDrops> out;
+  for (const auto& name : applied_->endpoints) {
+    const std::string id = policy::host_id(name);
+    const auto egress = at(id + "-egress"), ingress = at(id + "-ingress");
+    out[name] = {egress.dropped + ingress.dropped, egress.invalid + ingress.invalid,
+                 at(id + "-spoof").dropped};
+  }
+  drops_ = std::move(out);
+  return {};
+}
+
+std::optional<HostDrops> HostLayer::drops(const std::string& endpoint) const {
+  auto it = drops_.find(endpoint);
+  if (it == drops_.end()) return std::nullopt;
+  return it->second;
+}
+
 }  // namespace bulkhead::daemon

@@ -21,6 +21,13 @@ struct HostCoverage {
   std::string detail;  // "" when enforced everywhere; otherwise what is missing and why
 };
 
+// What the host layer dropped of one endpoint's traffic, as of the last resync.
+struct HostDrops {
+  uint64_t dropped = 0;  // by its egress and ingress chains' final drops
+  uint64_t invalid = 0;  // ct state invalid, in the same chains
+  uint64_t spoofed = 0;  // frames from its port with a source that is not its own
+};
+
 class HostLayer {
  public:
   HostLayer(netlink::Dataplane& dp, std::string host_netns)
@@ -37,6 +44,11 @@ class HostLayer {
   const std::string& host_netns() const { return host_netns_; }
   const std::map<std::string, HostCoverage>& coverage() const { return coverage_; }
 
+  // Reads the host tables' drop counters (the resync); on failure the last reading stays.
+  Status read_drops();
+  // nullopt until a reading covers the endpoint.
+  std::optional<HostDrops> drops(const std::string& endpoint) const;
+
  private:
   // The endpoint's scan, kept per namespace path once it succeeded; `failed` set when it did not.
   netlink::HostPortScan ports_of(const policy::EndpointPlan& plan, bool& failed);
@@ -47,6 +59,7 @@ class HostLayer {
   std::map<std::string, netlink::HostPortScan> scans_;  // by netns path
   std::optional<policy::HostPlan> applied_;
   std::map<std::string, HostCoverage> coverage_;
+  std::map<std::string, HostDrops> drops_;
 };
 
 }  // namespace bulkhead::daemon

@@ -103,6 +103,11 @@ Json layers_json(const std::string& name, const StatusView& v) {
     const bool known = it != v.host_layer->coverage().end();
     host["enforced"] = known && it->second.enforced;
     host["detail"] = known ? it->second.detail : "not applied yet";
+    // As of the last resync; null before a reading.
+    const auto drops = v.host_layer->drops(name);
+    host["dropped_packets"] = drops ? Json(drops->dropped) : Json(nullptr);
+    host["invalid_packets"] = drops ? Json(drops->invalid) : Json(nullptr);
+    host["spoofed_packets"] = drops ? Json(drops->spoofed) : Json(nullptr);
   }
   return {{"netns", {{"enforced", true}}}, {"host", host}};
 }

@@ -27,10 +27,11 @@ bool is_ours(const char* table) { return table && std::strcmp(table, policy::kTa
 // A dump request for `type`, optionally narrowed by `fill` (which adds table/set attributes).
 template <class Fill>
 Status dump(MnlSocket& sock, int type, const std::string& op, Fill fill,
-            const std::function<bool(const nlmsghdr*)>& on_message) {
+            const std::function<bool(const nlmsghdr*)>& on_message,
+            uint16_t family = NFPROTO_INET) {
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
   nlmsghdr* nlh =
-      nftnl_nlmsg_build_hdr(buf.data(), static_cast<uint16_t>(type), NFPROTO_INET, NLM_F_DUMP, 0);
+      nftnl_nlmsg_build_hdr(buf.data(), static_cast<uint16_t>(type), family, NLM_F_DUMP, 0);
   fill(nlh);
   return sock.dump(nlh, on_message, op);
 }
@@ -319,6 +320,36 @@ policy::NftTable kernel_form(const policy::NftTable& desired) {
     }
   }
   return t;
+}
+
+Result<std::map<std::string, ChainDrops>> read_drop_counters(MnlSocket& sock,
+                                                            const TableKey& key) {
+  std::map<std::string, ChainDrops> out;
+  const uint16_t family = nfproto_of(key.family);
+  auto st = dump(
+      sock, NFT_MSG_GETRULE, "list rules " + table_ref(key),
+      [&](nlmsghdr* nlh) {
+        RulePtr r(nftnl_rule_alloc());
+        nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, key.name.c_str());
+        nftnl_rule_nlmsg_build_payload(nlh, r.get());
+      },
+      [&](const nlmsghdr* nlh) {
+        RulePtr r(nftnl_rule_alloc());
+        if (nftnl_rule_nlmsg_parse(nlh, r.get()) < 0) return false;
+        if (str_or_empty(nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE)) != key.name) return true;
+        const policy::NftRule rule = decode_rule(r.get(), policy::Hook::none);
+        if (!rule.counter) return true;
+        ChainDrops& d = out[str_or_empty(nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN))];
+        if (rule.kind == policy::RuleKind::final_drop) d.dropped += rule.packets;
+        if (rule.kind == policy::RuleKind::ct_invalid_drop) d.invalid += rule.packets;
+        return true;
+      },
+      family);
+  if (!st.ok()) {
+    if (st.error().code == ENOENT) return out;  // no such table: nothing dropped
+    return st.error();
+  }
+  return out;
 }
 
 }  // namespace bulkhead::netlink

@@ -61,7 +61,8 @@ blocked() { ! probe "$@"; }
 step "bulkheadd with both layers"
 "$build/bulkheadd" --hook-socket none --policy "$work/policy.yaml" \
   --source "inventory:$work/inventory.yaml" --layers netns,host --host-netns "/run/netns/$sw" \
-  --status-socket "$work/status.sock" --log-format json --log-level debug >"$work/daemon.log" 2>&1 &
+  --status-socket "$work/status.sock" --resync-interval 1 --log-format json --log-level debug \
+  >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
 wait_for 5 grep -q '"msg":"host layer applied"' "$work/daemon.log" ||
   fail "host layer not applied: $(cat "$work/daemon.log")"
@@ -129,6 +130,14 @@ done
 from_source 198.18.41.2
 [ "$(arrived 198.18.41.9)" = 0 ] || fail "$(arrived 198.18.41.9) spoofed packets reached the allowed peer"
 [ "$(arrived 198.18.41.2)" -ge 5 ] || fail "only $(arrived 198.18.41.2) packets from the own address arrived"
+
+step "status counts what the host layer dropped: the denied connections and the spoofed frames"
+host_counted() {
+  "$build/bulkhead" status --status-socket "$work/status.sock" --json | jq -e \
+    '.endpoints[] | select(.name == "sandbox") | .layers.host | .dropped_packets >= 20 and .spoofed_packets >= 5' >/dev/null
+}
+wait_for 5 host_counted || fail "host drops not in status: $("$build/bulkhead" status \
+  --status-socket "$work/status.sock" --json | jq -c '.endpoints[] | {name, host: .layers.host}')"
 
 step "the endpoints leave: the host tables go with them"
 inventory none

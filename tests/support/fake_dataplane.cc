@@ -98,6 +98,11 @@ Result<HostPortScan> FakeDataplane::host_ports(const std::string& netns, const s
 
 Result<bool> FakeDataplane::host_sees_bridged_traffic(const std::string&) { return bridged_seen_; }
 
+Result<std::map<std::string, ChainDrops>> FakeDataplane::host_drops(const std::string&) {
+  ++observations_;
+  return host_drops_;
+}
+
 void FakeDataplane::set_host_ports(const std::string& netns_path, HostPortScan scan) {
   host_ports_[netns_path] = std::move(scan);
 }

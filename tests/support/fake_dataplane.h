@@ -30,6 +30,8 @@ class FakeDataplane final : public Dataplane {
   Status apply_host(const std::string& host_netns, const policy::HostPlan& plan) override;
   Result<HostPortScan> host_ports(const std::string& netns, const std::string& host_netns) override;
   Result<bool> host_sees_bridged_traffic(const std::string& host_netns) override;
+  Result<std::map<std::string, ChainDrops>> host_drops(const std::string& host_netns) override;
+  void set_host_drops(std::map<std::string, ChainDrops> drops) { host_drops_ = std::move(drops); }
 
   // What host_ports answers for an endpoint's namespace (default: no port, nothing uncovered).
   void set_host_ports(const std::string& netns_path, HostPortScan scan);
@@ -61,6 +63,7 @@ class FakeDataplane final : public Dataplane {
   std::map<std::string, HostPortScan> host_ports_;
   bool bridged_seen_ = true;
   std::optional<policy::HostPlan> host_plan_;
+  std::map<std::string, ChainDrops> host_drops_;
 };
 
 }  // namespace bulkhead::netlink

@@ -370,8 +370,22 @@ TEST_F(DaemonTest, HostLayerFollowsTheEndpointsAndRetriesAFailure) {
             "apply web (/run/netns/web): nft replaced\n"
             "apply host /run/netns/sw: endpoints api; policy 5 chains; antispoof 1 ports\n");
   Json doc = status(*d);
-  EXPECT_EQ(endpoint_status(doc, "api")["layers"]["host"],
-            (Json{{"enabled", true}, {"enforced", true}, {"detail", ""}}));
+  const Json host = endpoint_status(doc, "api")["layers"]["host"];
+  EXPECT_EQ(host["enabled"], true);
+  EXPECT_EQ(host["enforced"], true);
+  EXPECT_EQ(host["detail"], "");
+  EXPECT_EQ(host["dropped_packets"], nullptr) << "no reading yet";
+
+  // The resync reads the host tables' drops; status shows them per endpoint.
+  const std::string id = policy::host_id("api");
+  fake.set_host_drops(
+      {{id + "-egress", {3, 1}}, {id + "-ingress", {4, 0}}, {id + "-spoof", {2, 0}}});
+  clock.advance(30s);
+  d->resync();
+  const Json counted = endpoint_status(status(*d), "api")["layers"]["host"];
+  EXPECT_EQ(counted["dropped_packets"], 7);
+  EXPECT_EQ(counted["invalid_packets"], 1);
+  EXPECT_EQ(counted["spoofed_packets"], 2);
   EXPECT_EQ(endpoint_status(doc, "web")["layers"]["host"]["enforced"], false);
   EXPECT_EQ(endpoint_status(doc, "web")["layers"]["host"]["detail"],
             "eth0: host end veth-web is not a bridge port");
