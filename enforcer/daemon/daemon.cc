@@ -334,6 +334,7 @@ void Daemon::resync() {
   if (host_layer_) {
     if (auto st = host_layer_->read_drops(); !st.ok())
       log::warn("host layer counters not read", {{"error", st.error().to_string()}});
+    publication_.host_drops(*host_layer_);
   }
   publication_.resynced(drifted.size());
   publication_.counters(reconciler_);

@@ -83,6 +83,11 @@ Metrics::Metrics(std::unique_ptr<prometheus::Exposer> exposer)
                    .Help("Packets dropped as conntrack state invalid in an endpoint's chain since "
                          "it was last replaced")
                    .Register(*registry_)),
+      host_dropped_(prometheus::BuildGauge()
+                        .Name("bulkhead_host_dropped_packets")
+                        .Help("Packets of an endpoint's the host layer dropped, by reason (policy, "
+                              "invalid, spoofed), since its host-side chains were made")
+                        .Register(*registry_)),
       flows_(prometheus::BuildCounter()
                  .Name("bulkhead_denied_flows_total")
                  .Help("Packets of denied or would-deny new connections seen by the flow log "
@@ -103,6 +108,11 @@ void Metrics::set_endpoints(const std::string& state, double n) {
 void Metrics::set_invalid(const std::string& endpoint, const std::string& direction,
                           double packets) {
   invalid_.Add({{"endpoint", endpoint}, {"direction", direction}}).Set(packets);
+}
+
+void Metrics::set_host_dropped(const std::string& endpoint, const std::string& reason,
+                               double packets) {
+  host_dropped_.Add({{"endpoint", endpoint}, {"reason", reason}}).Set(packets);
 }
 
 void Metrics::set_dropped(const std::string& endpoint, const std::string& direction,

@@ -36,6 +36,8 @@ class Metrics {
   // kernel counters, which restart when a chain is replaced).
   void set_dropped(const std::string& endpoint, const std::string& direction, double packets);
   void set_invalid(const std::string& endpoint, const std::string& direction, double packets);
+  // reason: policy (its host-side chains' final drops), invalid, spoofed
+  void set_host_dropped(const std::string& endpoint, const std::string& reason, double packets);
   // One packet of a denied (or would-deny) new connection that reached the flow log, per endpoint,
   // direction, deciding policy and verdict ("denied", "would-deny").
   void count_flow(const std::string& endpoint, const std::string& direction,
@@ -66,6 +68,7 @@ class Metrics {
   prometheus::Counter& reloads_failed_;
   prometheus::Family<prometheus::Gauge>& dropped_;
   prometheus::Family<prometheus::Gauge>& invalid_;
+  prometheus::Family<prometheus::Gauge>& host_dropped_;
   prometheus::Family<prometheus::Counter>& flows_;
   prometheus::Family<prometheus::Counter>& hook_requests_;
   std::map<std::string, std::vector<prometheus::Counter*>> flow_series_;  // by endpoint

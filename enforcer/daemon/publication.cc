@@ -72,6 +72,17 @@ void Publication::endpoints(const Reconciler& reconciler, size_t unenforceable) 
   metrics_->set_endpoints("unenforceable", static_cast<double>(unenforceable));
 }
 
+void Publication::host_drops(const HostLayer& host) {
+  if (!metrics_) return;
+  for (const auto& [name, coverage] : host.coverage()) {
+    const auto d = host.drops(name);
+    if (!d) continue;
+    metrics_->set_host_dropped(name, "policy", static_cast<double>(d->dropped));
+    metrics_->set_host_dropped(name, "invalid", static_cast<double>(d->invalid));
+    metrics_->set_host_dropped(name, "spoofed", static_cast<double>(d->spoofed));
+  }
+}
+
 void Publication::counters(const Reconciler& reconciler) {
   if (!metrics_) return;
   for (const auto& [name, st] : reconciler.endpoints()) {

@@ -10,6 +10,7 @@
 
 #include "common/result.h"
 #include "enforcer/daemon/flow_log.h"
+#include "enforcer/daemon/host_layer.h"
 #include "enforcer/daemon/metrics.h"
 #include "enforcer/daemon/reconciler.h"
 #include "enforcer/daemon/time_source.h"
@@ -40,6 +41,8 @@ class Publication {
   // bulkhead_endpoints{state} and bulkhead_dropped_packets from the reconciler's state.
   void endpoints(const Reconciler& reconciler, size_t unenforceable);
   void counters(const Reconciler& reconciler);
+  // bulkhead_host_dropped_packets from the host layer's last reading.
+  void host_drops(const HostLayer& host);
   void cluster(ClusterSource* cluster);
   // One packet the flow log read, under each deciding policy (bulkhead_denied_flows_total).
   void flow_counted(const FlowRecord& r);

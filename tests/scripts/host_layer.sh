@@ -58,11 +58,12 @@ from_source() {  # from_source ADDR: the sandbox's connections leave with source
 }
 blocked() { ! probe "$@"; }
 
+metrics_port=$((20000 + $$ % 20000))
 step "bulkheadd with both layers"
 "$build/bulkheadd" --hook-socket none --policy "$work/policy.yaml" \
   --source "inventory:$work/inventory.yaml" --layers netns,host --host-netns "/run/netns/$sw" \
   --status-socket "$work/status.sock" --resync-interval 1 --log-format json --log-level debug \
-  >"$work/daemon.log" 2>&1 &
+  --metrics-listen "127.0.0.1:$metrics_port" >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
 wait_for 5 grep -q '"msg":"host layer applied"' "$work/daemon.log" ||
   fail "host layer not applied: $(cat "$work/daemon.log")"
@@ -138,6 +139,15 @@ host_counted() {
 }
 wait_for 5 host_counted || fail "host drops not in status: $("$build/bulkhead" status \
   --status-socket "$work/status.sock" --json | jq -c '.endpoints[] | {name, host: .layers.host}')"
+
+scrape() {
+  exec 3<>"/dev/tcp/127.0.0.1/$metrics_port"
+  printf 'GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
+  timeout 5 cat <&3 || true
+  exec 3<&-
+}
+spoofed_metric=$(scrape | awk -F' ' '/^bulkhead_host_dropped_packets\{/ && /endpoint="sandbox"/ && /reason="spoofed"/ {print $2}')
+[ "${spoofed_metric:-0}" -ge 5 ] 2>/dev/null || fail "bulkhead_host_dropped_packets spoofed: '${spoofed_metric}'"
 
 step "the endpoints leave: the host tables go with them"
 inventory none
