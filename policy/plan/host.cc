@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
 
 #include "policy/plan/nft_names.h"
 
@@ -41,19 +40,16 @@ void finish(NftMap& m) {
       m.elements.end());
 }
 
+// The source addresses an endpoint's port may send from: its own of `family`, and `extra`.
 NftSet own_set(std::string name, int family, const std::vector<IpAddr>& addrs,
-               std::vector<AddrRange> extra, bool interval) {
+               std::vector<AddrRange> extra) {
   NftSet s;
   s.name = std::move(name);
   s.family = family;
-  s.interval = interval;
+  s.interval = true;
   for (const auto& a : addrs)
     if (a.family == family) extra.push_back({a, a});
-  s.elements = interval ? normalize_ranges(std::move(extra)) : [&] {
-    std::sort(extra.begin(), extra.end());
-    extra.erase(std::unique(extra.begin(), extra.end()), extra.end());
-    return extra;
-  }();
+  s.elements = normalize_ranges(std::move(extra));
   return s;
 }
 
@@ -87,10 +83,7 @@ NftChain host_chain(const std::string& id, const NftChain& in_namespace) {
 // (the endpoint sending) and its destination in the ingress maps (the endpoint receiving).
 class PolicyTable {
  public:
-  PolicyTable() {
-    table_.name = kHostTableName;
-    for (auto* m : {&egress4_, &egress6_, &ingress4_, &ingress6_}) m->elements.clear();
-  }
+  PolicyTable() { table_.name = kHostTableName; }
 
   void add(const Endpoint& ep, const NftTable& table) {
     const std::string id = host_id(ep.name);
@@ -155,9 +148,9 @@ class AntispoofTable {
     for (const auto& ifname : ifnames) ports_.elements.push_back({ifname, chain});
     // The unspecified address (DHCP, ARP probes, duplicate address detection) and IPv6
     // link-local addresses are every interface's own.
-    NftSet v4 = own_set(id + "-s4", 4, ep.addresses, {cidr_range("0.0.0.0/32")}, true);
+    NftSet v4 = own_set(id + "-s4", 4, ep.addresses, {cidr_range("0.0.0.0/32")});
     NftSet v6 =
-        own_set(id + "-s6", 6, ep.addresses, {cidr_range("::/128"), cidr_range("fe80::/10")}, true);
+        own_set(id + "-s6", 6, ep.addresses, {cidr_range("::/128"), cidr_range("fe80::/10")});
     NftChain c;
     c.name = chain;
     c.hook = Hook::none;
