@@ -82,10 +82,10 @@ Status HostLayer::read_drops() {
   };
   std::map<std::string, HostDrops> out;
   for (const auto& name : applied_->endpoints) {
-    const std::string id = policy::host_id(name);
-    const auto egress = at(id + "-egress"), ingress = at(id + "-ingress");
+    const auto egress = at(policy::host_chain_name(name, policy::ChainSide::egress));
+    const auto ingress = at(policy::host_chain_name(name, policy::ChainSide::ingress));
     out[name] = {egress.dropped + ingress.dropped, egress.invalid + ingress.invalid,
-                 at(id + "-spoof").dropped};
+                 at(policy::host_spoof_chain_name(name)).dropped};
   }
   drops_ = std::move(out);
   return {};

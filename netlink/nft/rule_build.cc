@@ -4,7 +4,6 @@
 #include <linux/if_ether.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
-#include <net/if.h>
 #include <netinet/in.h>
 
 #include <algorithm>

@@ -34,10 +34,11 @@ void append_table_msg(NftBatch& batch, const TableKey& key, int type, uint16_t f
   batch.end_message(nlh);
 }
 
-SetPtr set_ref(const TableKey& key, const policy::NftSet& set) {
+// A set (or map) of the table, by name: what every set message starts from.
+SetPtr set_ref(const TableKey& key, const std::string& name) {
   SetPtr s(nftnl_set_alloc());
   nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, key.name.c_str());
-  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, set.name.c_str());
+  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
   nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, nfproto_of(key.family));
   return s;
 }
@@ -97,7 +98,7 @@ Status append_elements(NftBatch& batch, const TableKey& key, int type, uint16_t 
   const std::string label = verb + " element " + table_ref(key) + " " + set.name;
   if (auto st = check_ranges(set, ranges, label); !st.ok()) return st;
   for (size_t i = 0; i < ranges.size(); i += kElementsPerMessage) {
-    SetPtr s = set_ref(key, set);
+    SetPtr s = set_ref(key, set.name);
     size_t end = std::min(ranges.size(), i + kElementsPerMessage);
     for (size_t j = i; j < end; ++j) add_range_keys(s.get(), set, ranges[j]);
     std::string what = label + " { " + policy::range_to_string(ranges[i]) +
@@ -110,8 +111,10 @@ Status append_elements(NftBatch& batch, const TableKey& key, int type, uint16_t 
   return {};
 }
 
-void append_set(NftBatch& batch, const TableKey& key, const policy::NftSet& set, uint32_t id) {
-  SetPtr s = set_ref(key, set);
+}  // namespace
+
+void append_add_set(NftBatch& batch, const TableKey& key, const policy::NftSet& set, uint32_t id) {
+  SetPtr s = set_ref(key, set.name);
   bool v4 = set.family == 4;
   nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, v4 ? kTypeIpv4Addr : kTypeIpv6Addr);
   nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, v4 ? 4 : 16);
@@ -126,6 +129,8 @@ void append_set(NftBatch& batch, const TableKey& key, const policy::NftSet& set,
   nftnl_set_nlmsg_build_payload(nlh, s.get());
   batch.end_message(nlh);
 }
+
+namespace {
 
 // The bridge family numbers its hooks as inet does (NF_BR_PRE_ROUTING 0 ... NF_BR_LOCAL_OUT 3).
 uint32_t hook_number(policy::Hook hook) {
@@ -143,7 +148,9 @@ uint32_t hook_number(policy::Hook hook) {
   return NF_INET_PRE_ROUTING;
 }
 
-void append_chain(NftBatch& batch, const TableKey& key, const policy::NftChain& chain) {
+}  // namespace
+
+void append_add_chain(NftBatch& batch, const TableKey& key, const policy::NftChain& chain) {
   ChainPtr c(nftnl_chain_alloc());
   nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, key.name.c_str());
   nftnl_chain_set_str(c.get(), NFTNL_CHAIN_NAME, chain.name.c_str());
@@ -159,6 +166,8 @@ void append_chain(NftBatch& batch, const TableKey& key, const policy::NftChain& 
   nftnl_chain_nlmsg_build_payload(nlh, c.get());
   batch.end_message(nlh);
 }
+
+namespace {
 
 // A map element's key as the kernel compares it: the address's bytes, or the interface name
 // padded to IFNAMSIZ (what meta iifname loads).
@@ -179,10 +188,7 @@ Result<std::vector<uint8_t>> map_key(const policy::NftMap& map, const std::strin
 }  // namespace
 
 Status append_map(NftBatch& batch, const TableKey& key, const policy::NftMap& map, uint32_t id) {
-  SetPtr s(nftnl_set_alloc());
-  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, key.name.c_str());
-  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, map.name.c_str());
-  nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, nfproto_of(key.family));
+  SetPtr s = set_ref(key, map.name);
   const bool ifname = map.key == policy::MapKey::ifname;
   nftnl_set_set_u32(
       s.get(), NFTNL_SET_KEY_TYPE,
@@ -207,10 +213,7 @@ Status append_map_elements(NftBatch& batch, const TableKey& key, const policy::N
                            const std::vector<policy::MapElement>& elements, bool add) {
   const std::string verb = add ? "add" : "delete";
   for (size_t i = 0; i < elements.size(); i += kElementsPerMessage) {
-    SetPtr s(nftnl_set_alloc());
-    nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, key.name.c_str());
-    nftnl_set_set_str(s.get(), NFTNL_SET_NAME, map.name.c_str());
-    nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, nfproto_of(key.family));
+    SetPtr s = set_ref(key, map.name);
     const size_t end = std::min(elements.size(), i + kElementsPerMessage);
     for (size_t j = i; j < end; ++j) {
       auto k = map_key(map, elements[j].key);
@@ -235,23 +238,12 @@ Status append_map_elements(NftBatch& batch, const TableKey& key, const policy::N
   return {};
 }
 
-void append_add_set(NftBatch& batch, const TableKey& key, const policy::NftSet& set, uint32_t id) {
-  append_set(batch, key, set, id);
-}
-
 void append_delete_set(NftBatch& batch, const TableKey& key, const std::string& name) {
-  SetPtr s(nftnl_set_alloc());
-  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, key.name.c_str());
-  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
-  nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, nfproto_of(key.family));
+  SetPtr s = set_ref(key, name);
   nlmsghdr* nlh = batch.begin_message(msg(NFT_MSG_DELSET), nfproto_of(key.family), 0,
                                       "delete set " + table_ref(key) + " " + name);
   nftnl_set_nlmsg_build_payload(nlh, s.get());
   batch.end_message(nlh);
-}
-
-void append_add_chain(NftBatch& batch, const TableKey& key, const policy::NftChain& chain) {
-  append_chain(batch, key, chain);
 }
 
 namespace {
@@ -337,7 +329,7 @@ Status append_replace_table(NftBatch& batch, const policy::NftTable& table) {
   append_table_msg(batch, key, NFT_MSG_NEWTABLE, NLM_F_CREATE, "add");
   uint32_t id = 1;
   for (const auto& s : table.sets) {
-    append_set(batch, key, s, id++);
+    append_add_set(batch, key, s, id++);
     if (auto st = append_elements(batch, key, NFT_MSG_NEWSETELEM, NLM_F_CREATE, s,
                                   s.elements.list(), "add");
         !st.ok()) {
@@ -345,7 +337,7 @@ Status append_replace_table(NftBatch& batch, const policy::NftTable& table) {
     }
   }
   // Every chain before any map element or rule: a jump names a chain that may come later.
-  for (const auto& chain : table.chains) append_chain(batch, key, chain);
+  for (const auto& chain : table.chains) append_add_chain(batch, key, chain);
   for (const auto& m : table.maps) {
     if (auto st = append_map(batch, key, m, id++); !st.ok()) return st;
     if (auto st = append_map_elements(batch, key, m, m.elements, true); !st.ok()) return st;

@@ -30,7 +30,8 @@ Status append_map(NftBatch& batch, const TableKey& key, const policy::NftMap& ma
 Status append_map_elements(NftBatch& batch, const TableKey& key, const policy::NftMap& map,
                            const std::vector<policy::MapElement>& elements, bool add);
 
-// The per-object messages of a table that already exists, for a delta (nft/table_delta.h).
+// The per-object messages, for a whole table and for a delta of one that exists
+// (nft/table_delta.h). A regular chain (hook none) is added without type, hook or policy.
 void append_add_set(NftBatch& batch, const TableKey& key, const policy::NftSet& set, uint32_t id);
 void append_delete_set(NftBatch& batch, const TableKey& key, const std::string& name);
 void append_add_chain(NftBatch& batch, const TableKey& key, const policy::NftChain& chain);

@@ -67,10 +67,10 @@ NftChain base_chain(std::string name, Hook hook, int priority) {
 }
 
 // The endpoint's in-namespace chain as a chain jumped to: loopback is the namespace's own.
-NftChain host_chain(const std::string& id, const NftChain& in_namespace) {
+NftChain host_chain(const std::string& endpoint, const NftChain& in_namespace) {
   NftChain c;
   const ChainSide side = side_of(in_namespace);
-  c.name = id + (side == ChainSide::ingress ? "-ingress" : "-egress");
+  c.name = host_chain_name(endpoint, side);
   c.hook = Hook::none;
   c.side = side;
   c.accept_returns = true;
@@ -86,10 +86,9 @@ class PolicyTable {
   PolicyTable() { table_.name = kHostTableName; }
 
   void add(const Endpoint& ep, const NftTable& table) {
-    const std::string id = host_id(ep.name);
     for (const auto& s : table.sets) sets_.emplace(s.name, s);
     for (const auto& chain : table.chains) {
-      NftChain c = host_chain(id, chain);
+      NftChain c = host_chain(ep.name, chain);
       const bool egress = c.side == ChainSide::egress;
       for (const auto& a : ep.addresses) {
         NftMap& m =
@@ -144,7 +143,7 @@ class AntispoofTable {
 
   void add(const Endpoint& ep, const std::vector<std::string>& ifnames) {
     const std::string id = host_id(ep.name);
-    const std::string chain = id + "-spoof";
+    const std::string chain = host_spoof_chain_name(ep.name);
     for (const auto& ifname : ifnames) ports_.elements.push_back({ifname, chain});
     // The unspecified address (DHCP, ARP probes, duplicate address detection) and IPv6
     // link-local addresses are every interface's own.
@@ -196,6 +195,14 @@ class AntispoofTable {
 }  // namespace
 
 std::string host_id(const std::string& endpoint) { return "e" + stable_hash(endpoint); }
+
+std::string host_chain_name(const std::string& endpoint, ChainSide side) {
+  return host_id(endpoint) + (side == ChainSide::ingress ? "-ingress" : "-egress");
+}
+
+std::string host_spoof_chain_name(const std::string& endpoint) {
+  return host_id(endpoint) + "-spoof";
+}
 
 HostPlan compile_host(const Plan& plan, const Endpoints& endpoints,
                       const std::vector<HostPort>& ports) {

@@ -56,5 +56,8 @@ HostPlan compile_host(const Plan& plan, const Endpoints& endpoints,
 
 // The chain and set names the host layer gives an endpoint: "e" and 8 hex digits of its name.
 std::string host_id(const std::string& endpoint);
+// Its chains: what its egress and ingress chains inside became, and its anti-spoofing chain.
+std::string host_chain_name(const std::string& endpoint, ChainSide side);
+std::string host_spoof_chain_name(const std::string& endpoint);
 
 }  // namespace bulkhead::policy

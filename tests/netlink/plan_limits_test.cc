@@ -40,7 +40,9 @@ TEST(PlanLimits, ATableAtEveryLimitAppliesInOneTransaction) {
   policy::EndpointPlan plan;
   plan.endpoint = "lim";
   plan.netns = TestNamespaces::path(ns);
-  plan.table = policy::NftTable{{peers}, {chain("ingress", std::move(allows))}};
+  plan.table.emplace();
+  plan.table->sets = {peers};
+  plan.table->chains = {chain("ingress", std::move(allows))};
   ASSERT_EQ(plan.table->chains[0].rules.size(), policy::limits::kMaxRulesPerChain);
 
   auto dp = make_kernel_dataplane();
